@@ -1,0 +1,75 @@
+// Command docket-api serves the HTTP Jobs API on DOCKET_HTTP_ADDR. It keeps
+// no state, so replicas can run side by side behind a load balancer.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/config"
+	"github.com/docket-dev/docket/job"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("api stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	slog.SetDefault(log)
+	c, err := config.Dial(log, config.Identity("api"), true)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	srv := &api.Server{
+		Jobs:        &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout},
+		Log:         log,
+		CallTimeout: 10 * time.Second,
+	}
+	hs := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Long enough for the longest results long poll.
+		WriteTimeout:   api.MaxWait + 30*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("api listening", "addr", cfg.HTTPAddr, "task_queue", cfg.TaskQueue)
+		errc <- hs.ListenAndServe()
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", cfg.HTTPAddr, err)
+	case <-ctx.Done():
+	}
+	log.Info("api shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}

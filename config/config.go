@@ -1,0 +1,105 @@
+// Package config reads Docket's settings from the environment. Temporal's
+// own connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and the TOML config
+// file) are read by the SDK's envconfig package, so Docket is pointed at a
+// server the same way the temporal CLI is.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/docket-dev/docket/job"
+)
+
+// Config is Docket's own configuration.
+type Config struct {
+	// HTTPAddr is where the API listens.
+	HTTPAddr string `env:"DOCKET_HTTP_ADDR" envDefault:":8080"`
+	// TaskQueue is the task queue jobs start on and workers poll.
+	TaskQueue string `env:"DOCKET_TASK_QUEUE"`
+	// JobTimeout bounds a whole job unless its request asks for less.
+	JobTimeout time.Duration `env:"DOCKET_JOB_TIMEOUT" envDefault:"24h"`
+	// QueryTimeout bounds the status query the API sends to a job's
+	// workflow; without a worker the API answers from Temporal alone.
+	QueryTimeout time.Duration `env:"DOCKET_QUERY_TIMEOUT" envDefault:"2s"`
+	// FetchAllowHosts names hosts wordcount may fetch even though they
+	// resolve to loopback or private addresses.
+	FetchAllowHosts []string `env:"DOCKET_FETCH_ALLOW_HOSTS" envSeparator:","`
+	// FetchTimeout bounds one fetch of a page.
+	FetchTimeout time.Duration `env:"DOCKET_FETCH_TIMEOUT" envDefault:"30s"`
+	// FetchMaxBytes caps the size of a fetched page.
+	FetchMaxBytes int64 `env:"DOCKET_FETCH_MAX_BYTES" envDefault:"5242880"`
+	// WorkerStopTimeout is how long a stopping worker lets running
+	// activities finish before canceling them.
+	WorkerStopTimeout time.Duration `env:"DOCKET_WORKER_STOP_TIMEOUT" envDefault:"30s"`
+	// HeartbeatInterval caps how long an activity's heartbeats are held
+	// back by the SDK. Cancellation and progress reach the server no later
+	// than this; the SDK's default (80% of the heartbeat timeout) made a
+	// DELETE take up to eight seconds to stop a job.
+	HeartbeatInterval time.Duration `env:"DOCKET_HEARTBEAT_INTERVAL" envDefault:"1s"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel slog.Level `env:"DOCKET_LOG_LEVEL" envDefault:"info"`
+}
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) {
+	c, err := env.ParseAs[Config]()
+	if err != nil {
+		return Config{}, fmt.Errorf("read DOCKET_* settings: %w", err)
+	}
+	if c.TaskQueue == "" {
+		c.TaskQueue = job.TaskQueue
+	}
+	return c, nil
+}
+
+// Logger returns a JSON slog logger at the configured level, for the
+// processes' standard error.
+func (c Config) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+}
+
+// Dial connects to Temporal with the standard TEMPORAL_* settings. identity
+// names this process in the Web UI and in job step reports. A lazy client
+// connects on first use, so that the API can start (and report itself not
+// ready) while Temporal is down.
+func Dial(logger *slog.Logger, identity string, lazy bool) (client.Client, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("read TEMPORAL_* settings: %w", err)
+	}
+	opts.Logger = tlog.NewStructuredLogger(logger)
+	if identity != "" {
+		opts.Identity = identity
+	}
+	dial := client.Dial
+	if lazy {
+		dial = client.NewLazyClient
+	}
+	c, err := dial(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %q: %w", addressOf(opts), err)
+	}
+	return c, nil
+}
+
+func addressOf(opts client.Options) string {
+	if opts.HostPort == "" {
+		return client.DefaultHostPort
+	}
+	return opts.HostPort
+}
+
+// Identity names this process for Temporal: role, process id and host.
+func Identity(role string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d@%s", role, os.Getpid(), host)
+}

@@ -1,0 +1,483 @@
+package job
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Errors returned by Client. The API maps each to an HTTP status.
+var (
+	// ErrNotFound: no job has that id.
+	ErrNotFound = errors.New("job not found")
+	// ErrNotFinished: the job has no result yet, or has ended without one.
+	ErrNotFinished = errors.New("job has no result")
+	// ErrFinished: the job has already ended.
+	ErrFinished = errors.New("job has already finished")
+	// ErrIdempotencyMismatch: an idempotency key was reused for another request.
+	ErrIdempotencyMismatch = errors.New("idempotency key was used for a different request")
+	// ErrUnavailable: Temporal could not be reached.
+	ErrUnavailable = errors.New("temporal is unavailable")
+)
+
+// Memo keys a job is started with, so that its input and request
+// fingerprint can be read from Temporal even when no worker is running.
+const (
+	memoInput   = "docket_input"
+	memoRequest = "docket_request"
+)
+
+// idempotencyNamespace derives job ids from idempotency keys (UUIDv5), so
+// that two API replicas given the same key race for the same workflow id
+// and Temporal lets only one of them start it.
+var idempotencyNamespace = uuid.MustParse("6f1c9f3e-8b2a-4c55-9d1e-3c0f4a7b2d10")
+
+// statusKey is the typed key of StatusSearchAttribute.
+var statusKey = temporal.NewSearchAttributeKeyKeyword(StatusSearchAttribute)
+
+// Client runs jobs on Temporal: it is what the API and the starter use.
+type Client struct {
+	Temporal  client.Client
+	TaskQueue string
+	// JobTimeout bounds a job whose request names no timeout.
+	JobTimeout time.Duration
+	// QueryTimeout bounds the status query to a job's workflow.
+	QueryTimeout time.Duration
+}
+
+// StartRequest asks for a job to be started.
+type StartRequest struct {
+	Type  string          `json:"type"`
+	Input json.RawMessage `json:"input"`
+	// Timeout bounds the whole job, e.g. "90s"; the server's default applies when empty.
+	Timeout string `json:"timeout,omitempty"`
+	// IdempotencyKey makes the start idempotent (the Idempotency-Key header).
+	IdempotencyKey string `json:"-"`
+}
+
+// MaxTimeout is the longest time a job may be given.
+const MaxTimeout = 7 * 24 * time.Hour
+
+// Prepared is a validated StartRequest.
+type Prepared struct {
+	Type    string
+	Input   Input
+	Timeout time.Duration
+	// Fingerprint identifies the request's content for idempotency checks.
+	Fingerprint string
+}
+
+// Prepare validates a start request without starting anything.
+func (c *Client) Prepare(req StartRequest) (Prepared, error) {
+	if req.Type == "" {
+		return Prepared{}, &InputError{"type", "is required; one of " + strings.Join(Types, ", ")}
+	}
+	if _, ok := NewInput(req.Type); !ok {
+		return Prepared{}, &InputError{"type", fmt.Sprintf("unknown job type %q; one of %s", req.Type, strings.Join(Types, ", "))}
+	}
+	in, err := DecodeInput(req.Type, req.Input)
+	if err != nil {
+		return Prepared{}, err
+	}
+	timeout := c.JobTimeout
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d < time.Second || d > MaxTimeout {
+			return Prepared{}, &InputError{"timeout", fmt.Sprintf("must be a duration between 1s and %s, such as \"90s\"", MaxTimeout)}
+		}
+		timeout = d
+	}
+	normalized, err := json.Marshal(in)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("encode input: %w", err)
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s", req.Type, normalized, timeout))
+	return Prepared{Type: req.Type, Input: in, Timeout: timeout, Fingerprint: hex.EncodeToString(sum[:])}, nil
+}
+
+// Start starts a job. It returns the job's view and whether this call
+// created it (false when an idempotency key named an existing job).
+func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error) {
+	p, err := c.Prepare(req)
+	if err != nil {
+		return View{}, false, err
+	}
+	id := uuid.NewString()
+	if req.IdempotencyKey != "" {
+		id = uuid.NewSHA1(idempotencyNamespace, []byte(req.IdempotencyKey)).String()
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                c.TaskQueue,
+		WorkflowExecutionTimeout:                 p.Timeout,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(statusKey.ValueSet(string(StatusQueued))),
+		Memo:                                     map[string]any{memoInput: p.Input, memoRequest: p.Fingerprint},
+	}
+	_, err = c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case err == nil:
+		v, err := c.Get(ctx, id)
+		return v, true, err
+	case errors.As(err, &already) && req.IdempotencyKey != "":
+		desc, err := c.describe(ctx, id)
+		if err != nil {
+			return View{}, false, err
+		}
+		var fp string
+		_ = decodePayload(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoRequest], &fp)
+		if fp != p.Fingerprint {
+			return View{}, false, ErrIdempotencyMismatch
+		}
+		v, err := c.viewOf(ctx, desc)
+		return v, false, err
+	}
+	return View{}, false, fmt.Errorf("start %s job: %w", p.Type, classify(err))
+}
+
+// Get returns the view of a job.
+func (c *Client) Get(ctx context.Context, id string) (View, error) {
+	desc, err := c.describe(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	return c.viewOf(ctx, desc)
+}
+
+// Cancel asks a running job to stop and returns its view.
+func (c *Client) Cancel(ctx context.Context, id string) (View, error) {
+	v, err := c.Get(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	if v.Status.Terminal() {
+		return v, ErrFinished
+	}
+	if err := c.Temporal.CancelWorkflow(ctx, id, ""); err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			// It ended between the two calls.
+			v, gerr := c.Get(ctx, id)
+			if gerr != nil {
+				return View{}, gerr
+			}
+			return v, ErrFinished
+		}
+		return View{}, fmt.Errorf("cancel job %s: %w", id, classify(err))
+	}
+	v.CancelRequested = true
+	return v, nil
+}
+
+// Result returns a finished job's view and result. If the job has not
+// finished it waits up to wait for it; ErrNotFinished (with the view)
+// means there is no result to give.
+func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (View, json.RawMessage, error) {
+	v, err := c.Get(ctx, id)
+	if err != nil {
+		return View{}, nil, err
+	}
+	if !v.Status.Terminal() && wait > 0 {
+		waitCtx, cancel := context.WithTimeout(ctx, wait)
+		err := c.Temporal.GetWorkflow(waitCtx, id, "").GetWithOptions(waitCtx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return View{}, nil, ctx.Err()
+		}
+		if v, err = c.Get(ctx, id); err != nil {
+			return View{}, nil, err
+		}
+	}
+	if v.Status != StatusSucceeded {
+		return v, nil, ErrNotFinished
+	}
+	var raw json.RawMessage
+	if err := c.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &raw); err != nil {
+		return View{}, nil, fmt.Errorf("read result of job %s: %w", id, classify(err))
+	}
+	return v, raw, nil
+}
+
+// ListRequest filters and pages a job list.
+type ListRequest struct {
+	Status    Status
+	Type      string
+	PageSize  int
+	PageToken string
+}
+
+// List returns one page of jobs, newest first, from Temporal visibility:
+// jobs started by the starter or the temporal CLI are listed too. The
+// views carry what visibility knows: no steps and no input.
+func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, error) {
+	var token []byte
+	if req.PageToken != "" {
+		t, err := base64.RawURLEncoding.DecodeString(req.PageToken)
+		if err != nil {
+			return nil, "", &InputError{"page_token", "is not a token this API returned"}
+		}
+		token = t
+	}
+	resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		PageSize:      int32(req.PageSize),
+		NextPageToken: token,
+		Query:         listQuery(req),
+	})
+	if err != nil {
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &invalid) && token != nil {
+			return nil, "", &InputError{"page_token", "is not a token this API returned"}
+		}
+		return nil, "", fmt.Errorf("list jobs: %w", classify(err))
+	}
+	views := make([]View, 0, len(resp.GetExecutions()))
+	for _, e := range resp.GetExecutions() {
+		views = append(views, summaryOf(e))
+	}
+	return views, base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken()), nil
+}
+
+// listQuery builds the visibility query of a list request. Only known
+// values reach it, so nothing from the request is interpolated unchecked.
+func listQuery(req ListRequest) string {
+	types := Types
+	if req.Type != "" {
+		types = []string{req.Type}
+	}
+	quoted := make([]string, len(types))
+	for i, t := range types {
+		quoted[i] = "'" + t + "'"
+	}
+	q := []string{"WorkflowType IN (" + strings.Join(quoted, ", ") + ")"}
+	switch req.Status {
+	case StatusQueued:
+		q = append(q, "ExecutionStatus = 'Running'", "("+StatusSearchAttribute+" IS NULL OR "+StatusSearchAttribute+" = 'QUEUED')")
+	case StatusRunning:
+		q = append(q, "ExecutionStatus = 'Running'", StatusSearchAttribute+" = 'RUNNING'")
+	case StatusSucceeded:
+		q = append(q, "ExecutionStatus = 'Completed'")
+	case StatusFailed:
+		q = append(q, "ExecutionStatus IN ('Failed', 'Terminated')")
+	case StatusCanceled:
+		q = append(q, "ExecutionStatus = 'Canceled'")
+	case StatusTimedOut:
+		q = append(q, "ExecutionStatus = 'TimedOut'")
+	}
+	return strings.Join(q, " AND ")
+}
+
+func (c *Client) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &notFound) || errors.As(err, &invalid) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("describe job %s: %w", id, classify(err))
+	}
+	if !knownType(desc.GetWorkflowExecutionInfo().GetType().GetName()) {
+		return nil, ErrNotFound
+	}
+	return desc, nil
+}
+
+func knownType(t string) bool {
+	_, ok := NewInput(t)
+	return ok
+}
+
+// viewOf builds a job's view from Temporal's description of its workflow
+// and, when a worker answers in time, the workflow's own status query.
+func (c *Client) viewOf(ctx context.Context, desc *workflowservice.DescribeWorkflowExecutionResponse) (View, error) {
+	info := desc.GetWorkflowExecutionInfo()
+	v := summaryOf(info)
+	v.CancelRequested = desc.GetWorkflowExtendedInfo().GetCancelRequested() && !v.Status.Terminal()
+
+	var q View
+	qctx, cancel := context.WithTimeout(ctx, c.QueryTimeout)
+	queried := c.query(qctx, v.ID, info.GetExecution().GetRunId(), &q) == nil
+	cancel()
+	if queried {
+		v.Input, v.StartedAt, v.Steps = q.Input, q.StartedAt, q.Steps
+		if v.Error == nil {
+			v.Error = q.Error
+		}
+	} else {
+		var in json.RawMessage
+		if decodePayload(info.GetMemo().GetFields()[memoInput], &in) == nil {
+			v.Input = in
+		}
+	}
+	overlayPending(&v, desc.GetPendingActivities())
+	if v.Status == StatusFailed && v.Error == nil {
+		v.Error = c.failureOf(ctx, v.ID)
+	}
+	return v, nil
+}
+
+func (c *Client) query(ctx context.Context, id, runID string, into *View) error {
+	resp, err := c.Temporal.QueryWorkflow(ctx, id, runID, QueryStatus)
+	if err != nil {
+		return err
+	}
+	return resp.Get(into)
+}
+
+// failureOf reads why a job failed from its workflow's close event.
+func (c *Client) failureOf(ctx context.Context, id string) *Error {
+	err := c.Temporal.GetWorkflow(ctx, id, "").GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return &Error{Type: appErr.Type(), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
+	}
+	var terminated *temporal.TerminatedError
+	if errors.As(err, &terminated) {
+		return &Error{Type: "terminated", Message: "the job's workflow was terminated"}
+	}
+	return &Error{Type: "error", Message: err.Error()}
+}
+
+// summaryOf is what visibility alone says of a job.
+func summaryOf(info *workflowpb.WorkflowExecutionInfo) View {
+	v := View{ID: info.GetExecution().GetWorkflowId(), Type: info.GetType().GetName()}
+	if t := info.GetStartTime(); t != nil {
+		ts := t.AsTime().UTC()
+		v.CreatedAt = &ts
+	}
+	if t := info.GetCloseTime(); t != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		ts := t.AsTime().UTC()
+		v.FinishedAt = &ts
+	}
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		v.Status = StatusSucceeded
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		v.Status = StatusFailed
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		v.Status = StatusFailed
+		v.Error = &Error{Type: "terminated", Message: "the job's workflow was terminated"}
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		v.Status = StatusCanceled
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		v.Status = StatusTimedOut
+		v.Error = &Error{Type: "timeout", Message: "the job did not finish within its time limit"}
+	default:
+		v.Status = StatusQueued
+		var s string
+		if decodePayload(info.GetSearchAttributes().GetIndexedFields()[StatusSearchAttribute], &s) == nil && Status(s) == StatusRunning {
+			v.Status = StatusRunning
+		}
+	}
+	return v
+}
+
+// overlayPending adds what only the server knows of a running step: whether
+// a worker has picked it up, which one, its attempt, its last heartbeat's
+// progress and its last failure.
+func overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
+	if v.Status.Terminal() {
+		return
+	}
+	anyStarted := false
+	for _, s := range v.Steps {
+		if s.Status != StatusRunning {
+			anyStarted = true
+		}
+	}
+	for _, pa := range pending {
+		name := pa.GetActivityType().GetName()
+		idx := -1
+		for i := range v.Steps {
+			if v.Steps[i].Name == name && v.Steps[i].Status == StatusRunning {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			v.Steps = append(v.Steps, Step{Name: name})
+			idx = len(v.Steps) - 1
+		}
+		s := &v.Steps[idx]
+		s.Attempt = pa.GetAttempt()
+		s.Worker = pa.GetLastWorkerIdentity()
+		if f := pa.GetLastFailure(); f != nil {
+			s.LastError = f.GetMessage()
+		}
+		if t := pa.GetLastStartedTime(); t != nil {
+			ts := t.AsTime().UTC()
+			s.StartedAt = &ts
+		}
+		var p Progress
+		if d := pa.GetHeartbeatDetails().GetPayloads(); len(d) > 0 && decodePayload(d[0], &p) == nil && p.Total > 0 {
+			s.Progress = &p
+		}
+		started := pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED ||
+			pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED || s.Attempt > 1
+		if started {
+			s.Status = StatusRunning
+			anyStarted = true
+		} else {
+			s.Status = StatusQueued
+		}
+		if s.StartedAt != nil && (v.StartedAt == nil || s.StartedAt.Before(*v.StartedAt)) && started {
+			v.StartedAt = s.StartedAt
+		}
+	}
+	if anyStarted {
+		v.Status = StatusRunning
+	} else {
+		v.Status = StatusQueued
+		v.StartedAt = nil
+		for i := range v.Steps {
+			v.Steps[i].Status = StatusQueued
+		}
+	}
+}
+
+func decodePayload(p *commonpb.Payload, into any) error {
+	if p == nil {
+		return errors.New("no payload")
+	}
+	return converter.GetDefaultDataConverter().FromPayload(p, into)
+}
+
+// classify marks errors that mean Temporal could not be reached, so that
+// callers can answer 503 rather than fail.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) {
+		return errors.Join(ErrUnavailable, err)
+	}
+	if s, ok := status.FromError(err); ok && (s.Code() == codes.Unavailable || s.Code() == codes.DeadlineExceeded) {
+		return errors.Join(ErrUnavailable, err)
+	}
+	return err
+}

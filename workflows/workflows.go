@@ -1,0 +1,181 @@
+// Package workflows holds Docket's workflows: one per job type, registered
+// under the job type's name. Workflow code here must stay deterministic;
+// `make lint` runs Temporal's workflowcheck over it.
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/docket-dev/docket/activities"
+	"github.com/docket-dev/docket/job"
+)
+
+// Register registers every workflow on w under its job type name.
+func Register(w worker.Registry) {
+	w.RegisterWorkflowWithOptions(Sum, workflow.RegisterOptions{Name: job.TypeSum})
+	w.RegisterWorkflowWithOptions(Wordcount, workflow.RegisterOptions{Name: job.TypeWordcount})
+}
+
+// statusKey is the typed key of job.StatusSearchAttribute.
+var statusKey = temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute)
+
+// defaultRetry is the retry policy of Docket's steps unless a step needs
+// another: back off from one second to half a minute, five attempts, and
+// never retry what cannot succeed.
+var defaultRetry = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        30 * time.Second,
+	MaximumAttempts:        5,
+	NonRetryableErrorTypes: []string{job.ErrInvalidInput},
+}
+
+// Sum is the workflow of the sum job.
+func Sum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
+	r, err := setup(ctx, job.TypeSum, &in)
+	if err != nil {
+		return job.SumResult{}, err
+	}
+	opts := workflow.ActivityOptions{
+		// The step may take up to SumMaxWorkMS on purpose; the heartbeat
+		// timeout, not this one, is what notices a dead worker.
+		StartToCloseTimeout: time.Duration(job.SumMaxWorkMS)*time.Millisecond + time.Minute,
+		HeartbeatTimeout:    10 * time.Second,
+		RetryPolicy:         defaultRetry,
+	}
+	out, err := runStep[job.SumResult](ctx, r, opts, activities.NameSum, in)
+	return finish(r, out, err)
+}
+
+// Wordcount is the workflow of the wordcount job.
+func Wordcount(ctx workflow.Context, in job.WordcountInput) (job.WordcountResult, error) {
+	r, err := setup(ctx, job.TypeWordcount, &in)
+	if err != nil {
+		return job.WordcountResult{}, err
+	}
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		HeartbeatTimeout:    20 * time.Second,
+		RetryPolicy:         defaultRetry,
+	}
+	out, err := runStep[job.WordcountResult](ctx, r, opts, activities.NameCountWords, in)
+	return finish(r, out, err)
+}
+
+// jobRun keeps the job view of one workflow run and answers the status
+// query with it.
+type jobRun struct {
+	view job.View
+}
+
+// setup starts the job's view, registers the status query, marks the job
+// as picked up in visibility and validates the input, which may come from
+// the temporal CLI without the API's checks.
+func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) {
+	info := workflow.GetInfo(ctx)
+	created := info.WorkflowStartTime.UTC()
+	r := &jobRun{view: job.View{
+		ID:        info.WorkflowExecution.ID,
+		Type:      jobType,
+		Status:    job.StatusQueued,
+		Input:     in,
+		CreatedAt: &created,
+		Steps:     []job.Step{},
+	}}
+	if err := workflow.SetQueryHandler(ctx, job.QueryStatus, func() (job.View, error) {
+		return r.view, nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(string(job.StatusRunning))); err != nil {
+		return nil, err
+	}
+	if err := in.Normalize(); err != nil {
+		r.fail(job.Error{Type: job.ErrInvalidInput, Message: err.Error()})
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), job.ErrInvalidInput, err)
+	}
+	return r, nil
+}
+
+// runStep runs one activity as a step of the job, named after the activity, and records its
+// outcome in the view.
+func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptions, activity string, args ...any) (T, error) {
+	// Wait for the activity to acknowledge cancellation, so that a canceled
+	// job has really stopped working when it reports CANCELED.
+	opts.WaitForCancellation = true
+	ctx = workflow.WithActivityOptions(ctx, opts)
+
+	now := workflow.Now(ctx).UTC()
+	if r.view.StartedAt == nil {
+		r.view.StartedAt = &now
+	}
+	r.view.Status = job.StatusRunning
+	r.view.Steps = append(r.view.Steps, job.Step{Name: activity, Status: job.StatusRunning})
+	step := &r.view.Steps[len(r.view.Steps)-1]
+
+	var out job.StepOutput[T]
+	err := workflow.ExecuteActivity(ctx, activity, args...).Get(ctx, &out)
+	finished := workflow.Now(ctx).UTC()
+	step.FinishedAt = &finished
+	if err != nil {
+		step.Status = stepStatus(err)
+		step.LastError = describe(err).Message
+		return out.Result, err
+	}
+	rep := out.Report
+	step.Status = job.StatusSucceeded
+	step.Attempt = rep.Attempt
+	step.Worker = rep.Worker
+	step.StartedAt = &rep.StartedAt
+	return out.Result, nil
+}
+
+// finish records the job's outcome and returns what the workflow returns.
+func finish[T any](r *jobRun, result T, err error) (T, error) {
+	if err == nil {
+		r.view.Status = job.StatusSucceeded
+		return result, nil
+	}
+	if temporal.IsCanceledError(err) {
+		r.view.Status = job.StatusCanceled
+		return result, err
+	}
+	r.fail(describe(err))
+	return result, err
+}
+
+func (r *jobRun) fail(e job.Error) {
+	r.view.Status = job.StatusFailed
+	r.view.Error = &e
+}
+
+// stepStatus is the status of a step whose activity returned err.
+func stepStatus(err error) job.Status {
+	var timeoutErr *temporal.TimeoutError
+	switch {
+	case temporal.IsCanceledError(err):
+		return job.StatusCanceled
+	case errors.As(err, &timeoutErr):
+		return job.StatusTimedOut
+	}
+	return job.StatusFailed
+}
+
+// describe turns an activity's error into the job's error: the innermost
+// application error's type and message, or a timeout.
+func describe(err error) job.Error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return job.Error{Type: appErr.Type(), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return job.Error{Type: "timeout", Message: timeoutErr.Error(), Retryable: true}
+	}
+	return job.Error{Type: "error", Message: err.Error(), Retryable: true}
+}
