@@ -156,6 +156,11 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.CallTimeout)
 	defer cancel()
 	views, next, err := s.Jobs.List(ctx, req)
+	var inputErr *job.InputError
+	if errors.As(err, &inputErr) {
+		s.badParam(w, r, inputErr.Field, inputErr.Message)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -207,7 +212,7 @@ func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
 	if ws := r.URL.Query().Get("wait"); ws != "" {
 		d, err := parseWait(ws)
 		if err != nil {
-			s.badParam(w, r, "wait", "must be a duration such as 30s (at most 60s) or a number of seconds")
+			s.badParam(w, r, "wait", "must be a duration such as 30s or a number of seconds; waits are capped at 60s")
 			return
 		}
 		wait = min(d, MaxWait)

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -109,7 +110,14 @@ func (c *Client) Prepare(req StartRequest) (Prepared, error) {
 	if err != nil {
 		return Prepared{}, fmt.Errorf("encode input: %w", err)
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s", req.Type, normalized, timeout))
+	// The fingerprint covers what the client sent (the timeout as asked,
+	// not the server's default), so that a retry stays the same request
+	// after the operator changes a default.
+	asked := time.Duration(0)
+	if req.Timeout != "" {
+		asked = timeout
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s", req.Type, normalized, asked))
 	return Prepared{Type: req.Type, Input: in, Timeout: timeout, Fingerprint: hex.EncodeToString(sum[:])}, nil
 }
 
@@ -138,8 +146,10 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case err == nil:
-		v, err := c.Get(ctx, id)
-		return v, true, err
+		// Built here rather than read back: a failed read would turn an
+		// accepted job into an error that invites a duplicate submission.
+		now := time.Now().UTC()
+		return View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input, CreatedAt: &now}, true, nil
 	case errors.As(err, &already) && req.IdempotencyKey != "":
 		desc, err := c.describe(ctx, id)
 		if err != nil {
@@ -231,18 +241,19 @@ type ListRequest struct {
 // jobs started by the starter or the temporal CLI are listed too. The
 // views carry what visibility knows: no steps and no input.
 func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, error) {
+	query := listQuery(req)
 	var token []byte
 	if req.PageToken != "" {
-		t, err := base64.RawURLEncoding.DecodeString(req.PageToken)
-		if err != nil {
-			return nil, "", &InputError{"page_token", "is not a token this API returned"}
+		t, ok := openPageToken(query, req.PageToken)
+		if !ok {
+			return nil, "", &InputError{"page_token", "is not a token this API returned for the same filters"}
 		}
 		token = t
 	}
 	resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		PageSize:      int32(req.PageSize),
 		NextPageToken: token,
-		Query:         listQuery(req),
+		Query:         query,
 	})
 	if err != nil {
 		var invalid *serviceerror.InvalidArgument
@@ -255,7 +266,37 @@ func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, err
 	for _, e := range resp.GetExecutions() {
 		views = append(views, summaryOf(e))
 	}
-	return views, base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken()), nil
+	return views, sealPageToken(query, resp.GetNextPageToken()), nil
+}
+
+// Page tokens wrap Temporal's opaque token with a checksum over it and the
+// query it continues. A garbled token, or one from another filter, is then
+// a 400 at once instead of a server-side error that the SDK retries until
+// the call times out.
+const pageTokenSumLen = 8
+
+func pageTokenSum(query string, token []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(query))
+	h.Write([]byte{0})
+	h.Write(token)
+	return h.Sum(nil)[:pageTokenSumLen]
+}
+
+func sealPageToken(query string, token []byte) string {
+	if len(token) == 0 {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(append(pageTokenSum(query, token), token...))
+}
+
+func openPageToken(query, s string) ([]byte, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) <= pageTokenSumLen {
+		return nil, false
+	}
+	sum, token := b[:pageTokenSumLen], b[pageTokenSumLen:]
+	return token, bytes.Equal(sum, pageTokenSum(query, token))
 }
 
 // listQuery builds the visibility query of a list request. Only known

@@ -1,0 +1,61 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/docket-dev/docket/internal/teststack"
+	"github.com/docket-dev/docket/job"
+)
+
+// The API tests share one real dev server, one worker and one API server.
+var (
+	stack struct {
+		server *teststack.Server
+		api    *httptest.Server
+		jobs   *job.Client
+		// idleQueue is a task queue no worker polls: jobs on it stay QUEUED.
+		idleAPI *httptest.Server
+	}
+	taskQueue = "docket-api-test"
+)
+
+const workerIdentity = "api-test-worker"
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := teststack.StartServer(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = srv.Stop() }()
+	c := srv.Client()
+	w, err := teststack.StartWorker(c, taskQueue, workerIdentity, "127.0.0.1")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer w.Stop()
+
+	stack.server = srv
+	stack.jobs = teststack.Jobs(c, taskQueue)
+	stack.api = teststack.StartAPI(stack.jobs)
+	defer stack.api.Close()
+	stack.idleAPI = teststack.StartAPI(teststack.Jobs(c, "docket-api-test-idle"))
+	defer stack.idleAPI.Close()
+	return m.Run()
+}
+
+func temporalClient() client.Client { return stack.server.Client() }

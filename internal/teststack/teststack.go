@@ -1,0 +1,147 @@
+// Package teststack runs Docket's real components for tests: a Temporal dev
+// server from the pinned CLI, a worker and the API on loopback ports, so
+// that tests talk to the same processes `make run` starts.
+package teststack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/docket-dev/docket/activities"
+	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
+)
+
+// CLIPath returns the pinned temporal CLI: $DOCKET_TEMPORAL_CLI (the
+// Makefile sets it) or .tools/bin/temporal at the repository root.
+func CLIPath() (string, error) {
+	if p := os.Getenv("DOCKET_TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, ".tools", "bin", "temporal")
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("temporal CLI not found at %s: run `make tools` (or `make test`) first", p)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("repository root not found")
+		}
+		dir = parent
+	}
+}
+
+// Server is a Temporal dev server started for tests.
+type Server struct {
+	dev *testsuite.DevServer
+	CLI string
+}
+
+// StartServer starts an in-memory dev server on a free port with Docket's
+// search attribute registered.
+func StartServer(ctx context.Context) (*Server, error) {
+	cli, err := CLIPath()
+	if err != nil {
+		return nil, err
+	}
+	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: cli,
+		ClientOptions: &client.Options{
+			Logger: tlog.NewStructuredLogger(Logger()),
+		},
+		SearchAttributes: temporal.NewSearchAttributes(
+			temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute).ValueSet(""),
+		),
+		LogLevel: "error",
+		Stdout:   io.Discard,
+		Stderr:   io.Discard,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start dev server: %w", err)
+	}
+	return &Server{dev: dev, CLI: cli}, nil
+}
+
+// Address is the server's gRPC host:port.
+func (s *Server) Address() string { return s.dev.FrontendHostPort() }
+
+// Client returns a client of the server.
+func (s *Server) Client() client.Client { return s.dev.Client() }
+
+// Stop stops the server.
+func (s *Server) Stop() error { return s.dev.Stop() }
+
+// CLIOutput runs the pinned temporal CLI against the server.
+func (s *Server) CLIOutput(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, s.CLI, append(args, "--address", s.Address())...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("temporal %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return out, nil
+}
+
+// Logger is the quiet logger tests give Docket's components.
+func Logger() *slog.Logger {
+	// Activity failures are logged at ERROR by the SDK and many tests
+	// cause them on purpose; DOCKET_TEST_VERBOSE=1 shows them.
+	level := slog.LevelError + 4
+	if os.Getenv("DOCKET_TEST_VERBOSE") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// StartWorker runs a worker on taskQueue in this process, as worker/main.go
+// does. Fetches may reach allowHosts (the tests' own loopback servers).
+func StartWorker(c client.Client, taskQueue, identity string, allowHosts ...string) (worker.Worker, error) {
+	w := worker.New(c, taskQueue, worker.Options{
+		Identity:                     identity,
+		WorkerStopTimeout:            5 * time.Second,
+		MaxHeartbeatThrottleInterval: time.Second,
+	})
+	workflows.Register(w)
+	activities.Register(w, &activities.Activities{
+		Worker:        identity,
+		HTTP:          activities.NewFetchClient(allowHosts, 10*time.Second),
+		MaxFetchBytes: activities.DefaultMaxFetchBytes,
+	})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	return w, nil
+}
+
+// Jobs returns a job client of c on taskQueue with the defaults the API uses.
+func Jobs(c client.Client, taskQueue string) *job.Client {
+	return &job.Client{Temporal: c, TaskQueue: taskQueue, JobTimeout: time.Hour, QueryTimeout: 2 * time.Second}
+}
+
+// StartAPI serves the API for jobs on a loopback port.
+func StartAPI(jobs *job.Client) *httptest.Server {
+	s := &api.Server{Jobs: jobs, Log: Logger(), CallTimeout: 5 * time.Second}
+	return httptest.NewServer(s.Handler())
+}
