@@ -16,14 +16,40 @@ import (
 // loopback, private, link-local or otherwise non-public address.
 var ErrDestinationRefused = errors.New("destination address is not public")
 
-// carrierGradeNAT (RFC 6598) is shared address space that netip does not
-// count as private but is not reachable from the public internet either.
-var carrierGradeNAT = netip.MustParsePrefix("100.64.0.0/10")
+// nonPublic lists ranges that netip does not call private or link-local but
+// that are not public destinations either, or that translate to an IPv4
+// address the check would then never see (NAT64, 6to4, IPv4-compatible).
+var nonPublic = func() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8",      // "this network"
+		"100.64.0.0/10",  // carrier-grade NAT (RFC 6598)
+		"192.0.0.0/24",   // IETF protocol assignments
+		"198.18.0.0/15",  // benchmarking
+		"240.0.0.0/4",    // reserved
+		"::/96",          // IPv4-compatible (deprecated)
+		"64:ff9b::/96",   // NAT64
+		"64:ff9b:1::/48", // local NAT64
+		"2002::/16",      // 6to4
+		"fec0::/10",      // site-local (deprecated)
+	} {
+		ps = append(ps, netip.MustParsePrefix(s))
+	}
+	return ps
+}()
 
 // publicAddr reports whether addr is a public unicast address.
 func publicAddr(addr netip.Addr) bool {
 	addr = addr.Unmap()
-	return addr.IsGlobalUnicast() && !addr.IsPrivate() && !carrierGradeNAT.Contains(addr)
+	if !addr.IsGlobalUnicast() || addr.IsPrivate() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(addr) {
+			return false
+		}
+	}
+	return true
 }
 
 // NewFetchClient returns an HTTP client for fetching user-supplied URLs. It

@@ -134,6 +134,15 @@ func TestFetchClientRefusesPrivateAddressesBeforeDialing(t *testing.T) {
 		"http://[ff02::1]/",         // multicast
 		"http://[::ffff:10.0.0.1]/", // IPv4-mapped private
 		"http://[::ffff:169.254.169.254]/",
+		"http://0.1.2.3/",              // "this network"
+		"http://198.18.0.1/",           // benchmarking
+		"http://240.0.0.1/",            // reserved
+		"http://192.0.0.8/",            // IETF assignments
+		"http://[64:ff9b::a9fe:a9fe]/", // NAT64 of 169.254.169.254
+		"http://[64:ff9b:1::a00:1]/",   // local NAT64
+		"http://[2002:7f00:1::]/",      // 6to4 of 127.0.0.1
+		"http://[::a00:1]/",            // IPv4-compatible 10.0.0.1
+		"http://[fec0::1]/",            // site-local
 	} {
 		t.Run(u, func(t *testing.T) {
 			requireRefused(t, c, u)

@@ -66,7 +66,7 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 	defer resp.Body.Close()
 
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
 		var delay time.Duration
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 && s <= 300 {
 			delay = time.Duration(s) * time.Second
@@ -81,7 +81,15 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 		return "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("fetch %s: unfollowed redirect %s", url, resp.Status), job.ErrHTTPClientError, nil)
 	}
-	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	// No Content-Type at all is read as text; one that does not parse is not.
+	mediaType := ""
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			mt = "unparsable (" + ct + ")"
+		}
+		mediaType = mt
+	}
 	isHTML := mediaType == "text/html" || mediaType == "application/xhtml+xml"
 	if !isHTML && !strings.HasPrefix(mediaType, "text/") && mediaType != "" {
 		return "", temporal.NewNonRetryableApplicationError(
@@ -155,7 +163,9 @@ func htmlText(doc string) string {
 
 func invisible(tag string) bool {
 	switch tag {
-	case "script", "style", "noscript", "template", "head":
+	// Not "head": its end tag is optional, and waiting for it would hide
+	// the whole body of a page that leaves it out.
+	case "script", "style", "noscript", "template", "title":
 		return true
 	}
 	return false

@@ -15,8 +15,9 @@ import (
 	"github.com/docket-dev/docket/job"
 )
 
-// Register registers every workflow on w under its job type name.
-func Register(w worker.Registry) {
+// Register registers every workflow on w (a worker, a test environment or
+// a replayer) under its job type name.
+func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Sum, workflow.RegisterOptions{Name: job.TypeSum})
 	w.RegisterWorkflowWithOptions(Wordcount, workflow.RegisterOptions{Name: job.TypeWordcount})
 }
