@@ -10,14 +10,16 @@ BIN := $(CURDIR)/bin
 # replace directives and cannot be built with `go install`.
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL := $(TOOLS)/bin/temporal
-STATICCHECK_VERSION := 2025.1.1
-WORKFLOWCHECK_VERSION := v0.3.0
+STATICCHECK_VERSION := v0.8.2
+WORKFLOWCHECK_VERSION := v0.6.0
+STATICCHECK := $(TOOLS)/bin/staticcheck
+WORKFLOWCHECK := $(TOOLS)/bin/workflowcheck
 
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
 export DOCKET_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: all build run test test-short lint tools clean
+.PHONY: all build run test lint histories tools clean
 
 all: build
 
@@ -41,10 +43,27 @@ test: tools
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-lint: tools
-	go vet ./...
+$(STATICCHECK):
 	GOBIN=$(TOOLS)/bin go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	$(TOOLS)/bin/staticcheck ./...
+
+$(WORKFLOWCHECK):
+	GOBIN=$(TOOLS)/bin go install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+
+## lint: gofmt, go vet, staticcheck, and Temporal's workflowcheck over the workflows.
+lint: $(STATICCHECK) $(WORKFLOWCHECK)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	$(WORKFLOWCHECK) ./workflows/...
+
+## histories: record real jobs' histories for the replay tests (GEN names the workflow-code generation).
+histories: tools
+	@test -n "$(GEN)" || { echo "usage: make histories GEN=v3 (a new folder; keep the old ones)"; exit 2; }
+	@test ! -e workflows/testdata/histories/$(GEN) || { echo "workflows/testdata/histories/$(GEN) exists; pick a new GEN"; exit 2; }
+	go run ./workflows/record -out workflows/testdata/histories/$(GEN)
 
 clean:
 	rm -rf $(BIN)
+
+# Targets of larger capabilities (cluster, chaos, bench) live in mk/.
+-include mk/*.mk

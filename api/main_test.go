@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 )
@@ -57,5 +55,3 @@ func run(m *testing.M) int {
 	defer stack.idleAPI.Close()
 	return m.Run()
 }
-
-func temporalClient() client.Client { return stack.server.Client() }

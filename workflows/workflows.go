@@ -50,7 +50,7 @@ func Sum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
 		RetryPolicy:         defaultRetry,
 	}
 	out, err := runStep[job.SumResult](ctx, r, opts, activities.NameSum, in)
-	return finish(r, out, err)
+	return finish(ctx, r, out, err)
 }
 
 // Wordcount is the workflow of the wordcount job.
@@ -65,7 +65,7 @@ func Wordcount(ctx workflow.Context, in job.WordcountInput) (job.WordcountResult
 		RetryPolicy:         defaultRetry,
 	}
 	out, err := runStep[job.WordcountResult](ctx, r, opts, activities.NameCountWords, in)
-	return finish(r, out, err)
+	return finish(ctx, r, out, err)
 }
 
 // jobRun keeps the job view of one workflow run and answers the status
@@ -98,6 +98,7 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	}
 	if err := in.Normalize(); err != nil {
 		r.fail(job.Error{Type: job.ErrInvalidInput, Message: err.Error()})
+		r.publishStatus(ctx)
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), job.ErrInvalidInput, err)
 	}
 	return r, nil
@@ -137,17 +138,40 @@ func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptio
 }
 
 // finish records the job's outcome and returns what the workflow returns.
-func finish[T any](r *jobRun, result T, err error) (T, error) {
-	if err == nil {
+func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, error) {
+	switch {
+	case err == nil:
 		r.view.Status = job.StatusSucceeded
-		return result, nil
-	}
-	if temporal.IsCanceledError(err) {
+	case temporal.IsCanceledError(err):
 		r.view.Status = job.StatusCanceled
-		return result, err
+	default:
+		r.fail(describe(err))
 	}
-	r.fail(describe(err))
+	r.publishStatus(ctx)
 	return result, err
+}
+
+// Change ids for workflow.GetVersion. Each guards a change that alters the
+// commands a workflow emits, so that jobs started before the change replay
+// the old way; see the README's "Changing a workflow".
+const (
+	// changeFinalStatus: the final status is published in DocketStatus.
+	changeFinalStatus = "final-status-search-attribute"
+)
+
+// publishStatus records the job's final status in the DocketStatus search
+// attribute, so that lists and the Web UI can filter by it directly.
+func (r *jobRun) publishStatus(ctx workflow.Context) {
+	// A canceled job's context is canceled; the upsert needs one that is not.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	if workflow.GetVersion(ctx, changeFinalStatus, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	// An upsert failure must not fail a job whose work is done: the status
+	// is still in the view and in Temporal's execution status.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(string(r.view.Status))); err != nil {
+		workflow.GetLogger(ctx).Warn("could not publish the final status", "error", err)
+	}
 }
 
 func (r *jobRun) fail(e job.Error) {

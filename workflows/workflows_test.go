@@ -86,6 +86,34 @@ func TestWordcountSucceeds(t *testing.T) {
 	env.AssertExpectations(t)
 }
 
+// The final status is published in the DocketStatus search attribute for
+// lists and the Web UI, after RUNNING at the start.
+func TestFinalStatusIsPublished(t *testing.T) {
+	tests := []struct {
+		name  string
+		input job.SumInput
+		want  job.Status
+	}{
+		{"succeeded", job.SumInput{Start: i64(1), End: i64(2)}, job.StatusSucceeded},
+		{"failed", job.SumInput{Start: i64(2), End: i64(1)}, job.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var published []string
+			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				sa := args.Get(0).(temporal.SearchAttributes)
+				if v, ok := sa.GetKeyword(temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute)); ok {
+					published = append(published, v)
+				}
+			}).Return(nil)
+			env.ExecuteWorkflow(job.TypeSum, tt.input)
+			require.True(t, env.IsWorkflowCompleted())
+			require.Equal(t, []string{string(job.StatusRunning), string(tt.want)}, published)
+		})
+	}
+}
+
 // A retryable failure is retried by the activity's retry policy and the
 // job still succeeds; the view shows the attempt that did.
 func TestSumRetriesThenSucceeds(t *testing.T) {

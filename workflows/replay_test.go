@@ -1,0 +1,130 @@
+package workflows_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/docket-dev/docket/activities"
+	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
+)
+
+// historyFiles returns every recorded history, of every generation of the
+// workflow code (workflows/testdata/histories/<generation>/<case>.json).
+func historyFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no recorded histories: run `make histories`")
+	return files
+}
+
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4})))
+}
+
+// Every history recorded from real jobs must replay against the current
+// workflow code: a change that would break a running job fails here, with
+// the file and the SDK's non-determinism error.
+func TestReplayRecordedHistories(t *testing.T) {
+	for _, file := range historyFiles(t) {
+		t.Run(file, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			workflows.Register(r)
+			err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
+			require.NoError(t, err, "%s no longer replays against the current workflow code.\n"+
+				"A workflow change that alters the commands of running jobs must be guarded with workflow.GetVersion; see the README's \"Changing a workflow\".", file)
+		})
+	}
+}
+
+// Both generations of the DocketStatus change are covered: histories made
+// before it (v1) and after it (v2), for every job type.
+func TestHistoriesCoverEveryWorkflowType(t *testing.T) {
+	for _, gen := range []string{"v1", "v2"} {
+		for _, typ := range job.Types {
+			files, err := filepath.Glob(filepath.Join("testdata", "histories", gen, typ+"-*.json"))
+			require.NoError(t, err)
+			require.NotEmpty(t, files, "no %s histories of %s", gen, typ)
+		}
+	}
+}
+
+// alteredSum stands in for a careless edit of Sum: it waits before its step,
+// which adds a timer command that recorded histories do not have.
+func alteredSum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
+	if err := workflow.Sleep(ctx, time.Second); err != nil {
+		return job.SumResult{}, err
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	var out job.StepOutput[job.SumResult]
+	err := workflow.ExecuteActivity(ctx, activities.NameSum, in).Get(ctx, &out)
+	return out.Result, err
+}
+
+// The replay test is only worth having if it catches breakage: replaying a
+// recorded history against an altered workflow under the same type name
+// must fail with a non-determinism error.
+func TestReplayCatchesNonDeterministicChange(t *testing.T) {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(alteredSum, workflow.RegisterOptions{Name: job.TypeSum})
+	err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), filepath.Join("testdata", "histories", "v1", "sum-succeeded.json"))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "TMPRL1100", "the SDK marks non-determinism errors with TMPRL1100")
+}
+
+// maxPayloadBytes is the most any one payload of a job's history may hold:
+// large data belongs in the blob store, with only references in history.
+const maxPayloadBytes = 256 << 10
+
+func TestRecordedPayloadsAreSmall(t *testing.T) {
+	for _, file := range historyFiles(t) {
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var doc any
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		n := 0
+		walkPayloads(doc, func(data string) {
+			n++
+			b, err := base64.StdEncoding.DecodeString(data)
+			require.NoError(t, err, file)
+			require.LessOrEqual(t, len(b), maxPayloadBytes, "%s holds a payload of %d bytes", file, len(b))
+		})
+		require.Positive(t, n, "%s has no payloads: is it a history?", file)
+	}
+}
+
+// walkPayloads calls f with the data of every payload in a history JSON
+// document: objects with "metadata" and "data" keys.
+func walkPayloads(v any, f func(string)) {
+	switch x := v.(type) {
+	case map[string]any:
+		if data, ok := x["data"].(string); ok {
+			if _, ok := x["metadata"]; ok {
+				f(data)
+			}
+		}
+		for _, child := range x {
+			walkPayloads(child, f)
+		}
+	case []any:
+		for _, child := range x {
+			walkPayloads(child, f)
+		}
+	}
+}
+
+var _ = strings.Contains
+var _ = temporal.NewSearchAttributeKeyKeyword
