@@ -19,7 +19,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
 export DOCKET_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: all build run test lint histories tools clean
+.PHONY: all build run test lint histories tools deps clean
 
 all: build
 
@@ -29,17 +29,21 @@ $(TEMPORAL):
 
 tools: $(TEMPORAL)
 
+## deps: tesseract, its English data and poppler from Debian's packages, when missing.
+deps:
+	@./scripts/deps.sh
+
 build:
 	go build -o $(BIN)/worker ./worker
 	go build -o $(BIN)/docket-api ./api/cmd/docket-api
 	go build -o $(BIN)/starter ./starter
 
 ## run: the whole local stack (dev server with Web UI, worker, API) until Ctrl-C.
-run: tools build
+run: tools deps build
 	@./scripts/run.sh
 
 ## test: every test, against a dev server the tests start themselves.
-test: tools
+test: tools deps
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
@@ -57,7 +61,7 @@ lint: $(STATICCHECK) $(WORKFLOWCHECK)
 	$(WORKFLOWCHECK) ./workflows/...
 
 ## histories: record real jobs' histories for the replay tests (GEN names the workflow-code generation).
-histories: tools
+histories: tools deps
 	@test -n "$(GEN)" || { echo "usage: make histories GEN=v3 (a new folder; keep the old ones)"; exit 2; }
 	@test ! -e workflows/testdata/histories/$(GEN) || { echo "workflows/testdata/histories/$(GEN) exists; pick a new GEN"; exit 2; }
 	go run ./workflows/record -out workflows/testdata/histories/$(GEN)

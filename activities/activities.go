@@ -32,17 +32,35 @@ type Activities struct {
 	MaxFetchBytes int64
 }
 
-// Register registers every activity on w under its constant name.
-func Register(w worker.Registry, a *Activities) {
+// Register registers the general activities on w under their constant names.
+func Register(w worker.ActivityRegistry, a *Activities) {
 	w.RegisterActivityWithOptions(a.Sum, activity.RegisterOptions{Name: NameSum})
 	w.RegisterActivityWithOptions(a.CountWords, activity.RegisterOptions{Name: NameCountWords})
 }
 
+// RegisterEntities registers the entities step, which runs with the
+// general activities.
+func RegisterEntities(w worker.ActivityRegistry, a *DocumentActivities) {
+	w.RegisterActivityWithOptions(a.Entities, activity.RegisterOptions{Name: NameEntities})
+}
+
+// RegisterOCR registers the OCR step, for workers of the OCR task queue.
+func RegisterOCR(w worker.ActivityRegistry, a *DocumentActivities) {
+	w.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: NameOCR})
+}
+
+// RegisterLLM registers the summarize step, for workers of the LLM task queue.
+func RegisterLLM(w worker.ActivityRegistry, a *DocumentActivities) {
+	w.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: NameSummarize})
+}
+
 // report describes the current attempt, for the workflow's job view.
-func (a *Activities) report(ctx context.Context) job.StepReport {
+func (a *Activities) report(ctx context.Context) job.StepReport { return report(ctx, a.Worker) }
+
+func report(ctx context.Context, worker string) job.StepReport {
 	info := activity.GetInfo(ctx)
 	return job.StepReport{
-		Worker:     a.Worker,
+		Worker:     worker,
 		Attempt:    info.Attempt,
 		StartedAt:  info.StartedTime.UTC(),
 		FinishedAt: time.Now().UTC(),

@@ -21,6 +21,7 @@ import (
 	swgui "github.com/swaggest/swgui/v5emb"
 	"go.temporal.io/sdk/client"
 
+	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
 )
 
@@ -51,7 +52,11 @@ func Spec() []byte {
 // Server serves the Jobs API.
 type Server struct {
 	Jobs *job.Client
-	Log  *slog.Logger
+	// Docs stores uploaded documents and document jobs' outputs.
+	Docs *documents.Store
+	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
+	MaxDocumentBytes int64
+	Log              *slog.Logger
 	// CallTimeout bounds each call to Temporal made for a request.
 	CallTimeout time.Duration
 }
@@ -64,6 +69,11 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/jobs/{id}", s.getJob).Methods(http.MethodGet)
 	r.HandleFunc("/jobs/{id}", s.cancelJob).Methods(http.MethodDelete)
 	r.HandleFunc("/jobs/{id}/results", s.getResult).Methods(http.MethodGet)
+	r.HandleFunc("/jobs/{id}/pages/{page}", s.getJobPage).Methods(http.MethodGet)
+	r.HandleFunc("/documents", s.uploadDocument).Methods(http.MethodPost)
+	r.HandleFunc("/documents", s.listDocuments).Methods(http.MethodGet)
+	r.HandleFunc("/documents/{id}", s.getDocument).Methods(http.MethodGet)
+	r.HandleFunc("/documents/{id}/content", s.getDocumentContent).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", serveSpec).Methods(http.MethodGet)

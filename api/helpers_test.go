@@ -145,9 +145,14 @@ func submit(t *testing.T, typ string, input any, extra ...func(map[string]any)) 
 // waitResult long-polls the job's result; it returns the final response.
 func waitResult(t *testing.T, id string) response {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	return waitResultAt(t, stack.api.URL, id)
+}
+
+func waitResultAt(t *testing.T, base, id string) response {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		r := call(t, stack.api.URL, http.MethodGet, "/jobs/"+id+"/results?wait=30s", nil, nil)
+		r := call(t, base, http.MethodGet, "/jobs/"+id+"/results?wait=30s", nil, nil)
 		if r.Status == http.StatusOK {
 			return r
 		}

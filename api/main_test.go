@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 )
@@ -18,6 +19,7 @@ var (
 		server *teststack.Server
 		api    *httptest.Server
 		jobs   *job.Client
+		docs   *documents.Store
 		// idleQueue is a task queue no worker polls: jobs on it stay QUEUED.
 		idleAPI *httptest.Server
 	}
@@ -40,7 +42,21 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = srv.Stop() }()
 	c := srv.Client()
-	w, err := teststack.StartWorker(c, taskQueue, workerIdentity, "127.0.0.1")
+	dir, err := os.MkdirTemp("", "docket-api-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	docs, err := teststack.NewStore(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer docs.Close()
+	w, err := teststack.StartWorker(c, teststack.WorkerOptions{
+		TaskQueue: taskQueue, Identity: workerIdentity, AllowHosts: []string{"127.0.0.1"}, Docs: docs,
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -49,9 +65,10 @@ func run(m *testing.M) int {
 
 	stack.server = srv
 	stack.jobs = teststack.Jobs(c, taskQueue)
-	stack.api = teststack.StartAPI(stack.jobs)
+	stack.docs = docs
+	stack.api = teststack.StartAPI(stack.jobs, docs)
 	defer stack.api.Close()
-	stack.idleAPI = teststack.StartAPI(teststack.Jobs(c, "docket-api-test-idle"))
+	stack.idleAPI = teststack.StartAPI(teststack.Jobs(c, "docket-api-test-idle"), nil)
 	defer stack.idleAPI.Close()
 	return m.Run()
 }

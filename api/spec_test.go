@@ -20,7 +20,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/ocr"
 )
 
 // The tests in this file check the OpenAPI document (api/openapi.json)
@@ -66,6 +68,11 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodGet, "/jobs/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodDelete, "/jobs/{id}"}, []int{202, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/results"}, []int{200, 400, 404, 409, 500, 503}},
+	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 404, 500, 503}},
+	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 413, 415, 500, 503}},
+	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500}},
+	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 404, 500, 503}},
+	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/healthz"}, []int{200}},
 	{oasRoute{http.MethodGet, "/readyz"}, []int{200, 500, 503}},
 	{oasRoute{http.MethodGet, "/openapi.json"}, []int{200}},
@@ -185,7 +192,8 @@ func TestSpecResponses(t *testing.T) {
 				if status == http.StatusServiceUnavailable && resp.Headers["Retry-After"] == nil {
 					t.Errorf("503 has no Retry-After header")
 				}
-				if tc.route == (oasRoute{http.MethodPost, "/jobs"}) && status < 300 && resp.Headers["Location"] == nil {
+				creates := tc.route == (oasRoute{http.MethodPost, "/jobs"}) || tc.route == (oasRoute{http.MethodPost, "/documents"})
+				if creates && status < 300 && resp.Headers["Location"] == nil {
 					t.Errorf("%d has no Location header", status)
 				}
 			}
@@ -219,19 +227,29 @@ func oasJSONFields(typ reflect.Type) (names, always []string) {
 func TestSpecSchemasMatchGoTypes(t *testing.T) {
 	doc := oasLoad(t)
 	for name, v := range map[string]any{
-		"Job":             job.View{},
-		"Step":            job.Step{},
-		"Progress":        job.Progress{},
-		"JobError":        job.Error{},
-		"JobList":         api.JobList{},
-		"Result":          api.Result{},
-		"Problem":         api.Problem{},
-		"StartRequest":    job.StartRequest{},
-		"SumInput":        job.SumInput{},
-		"WordcountInput":  job.WordcountInput{},
-		"SumResult":       job.SumResult{},
-		"WordcountResult": job.WordcountResult{},
-		"WordCount":       job.WordCount{},
+		"Job":              job.View{},
+		"Step":             job.Step{},
+		"Progress":         job.Progress{},
+		"JobError":         job.Error{},
+		"JobList":          api.JobList{},
+		"Result":           api.Result{},
+		"Problem":          api.Problem{},
+		"StartRequest":     job.StartRequest{},
+		"SumInput":         job.SumInput{},
+		"WordcountInput":   job.WordcountInput{},
+		"SumResult":        job.SumResult{},
+		"WordcountResult":  job.WordcountResult{},
+		"WordCount":        job.WordCount{},
+		"DocumentInput":    job.DocumentInput{},
+		"SummarizeOptions": job.SummarizeOptions{},
+		"DocumentResult":   job.DocumentResult{},
+		"PageText":         job.PageText{},
+		"EntitiesResult":   job.EntitiesResult{},
+		"Entity":           job.Entity{},
+		"SummaryResult":    job.SummaryResult{},
+		"Usage":            job.Usage{},
+		"Document":         documents.Document{},
+		"DocumentList":     api.DocumentList{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ref := doc.Components.Schemas[name]
@@ -277,6 +295,32 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 		Error:           &job.Error{Type: job.ErrInvalidInput, Message: "m"},
 		CancelRequested: true,
 	}
+	const docID = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	docIn := &job.DocumentInput{DocumentID: docID}
+	if err := docIn.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	docOCR := &job.DocumentInput{DocumentID: docID, Steps: []string{job.StepOCR}, Language: "eng+deu", Summarize: &job.SummarizeOptions{MaxWords: job.MaxSummaryWords}}
+	if err := docOCR.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	entity := job.Entity{Label: "IBAN", Text: "DE89 3704 0044 0532 0130 00", Value: "DE89370400440532013000", Page: 1, Start: 4, End: 31, Source: "pattern"}
+	fullDoc := job.DocumentResult{
+		DocumentID: docID, Pages: 2,
+		PageTexts: []job.PageText{
+			{Page: 1, Method: ocr.MethodTextLayer, Chars: 5, Text: "hello"},
+			{Page: 2, Method: ocr.MethodOCR, Chars: 0},
+		},
+		Entities:  &job.EntitiesResult{Count: 201, Entities: []job.Entity{entity, {Label: "ORG", Text: "ACME", Page: 2, Start: 0, End: 4, Source: "model"}}, Truncated: true},
+		Summary:   &job.SummaryResult{Text: "s", Method: "llm", Model: "m", Usage: &job.Usage{PromptTokens: 10, CompletionTokens: 2, TotalTokens: 12}},
+		TimingsMS: map[string]int64{job.StepOCR: 120, job.StepEntities: 30, job.StepSummarize: 900},
+	}
+	linkedDoc := job.DocumentResult{
+		DocumentID: docID, Pages: 1,
+		PageTexts: []job.PageText{{Page: 1, Method: ocr.MethodOCR, Chars: 70000, URL: "/jobs/x/pages/1"}},
+		TimingsMS: map[string]int64{job.StepOCR: 5000},
+	}
+	document := documents.Document{ID: docID, SHA256: docID, Size: 1234, MediaType: ocr.MediaPDF, Filename: "invoice.pdf", Pages: 3, CreatedAt: ts}
 	raw := func(v any) json.RawMessage {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -303,6 +347,21 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 		{"sum input", "SumInput", sumIn(-5, 5)},
 		{"wordcount input", "WordcountInput", job.WordcountInput{URL: "https://example.com/", Top: 100}},
 		{"start request", "StartRequest", job.StartRequest{Type: job.TypeSum, Input: raw(sumIn(1, 2)), Timeout: "90s", IdempotencyKey: "k"}},
+		{"document job", "Job", job.View{ID: "x", Type: job.TypeDocument, Status: job.StatusRunning, Input: docIn, CreatedAt: &ts,
+			Steps: []job.Step{{Name: job.StepOCR, Status: job.StatusRunning, Attempt: 1, Progress: &job.Progress{Done: 3, Total: 9}}}}},
+		{"document input", "DocumentInput", docIn},
+		{"document input, ocr only", "DocumentInput", docOCR},
+		{"minimal document input", "DocumentInput", job.DocumentInput{DocumentID: docID}},
+		{"document start request", "StartRequest", job.StartRequest{Type: job.TypeDocument, Input: raw(job.DocumentInput{DocumentID: docID})}},
+		{"document result", "Result", api.Result{ID: "x", Type: job.TypeDocument, Status: job.StatusSucceeded, Result: raw(fullDoc)}},
+		{"full document result", "DocumentResult", fullDoc},
+		{"linked document result", "DocumentResult", linkedDoc},
+		{"empty entities", "EntitiesResult", job.EntitiesResult{Entities: []job.Entity{}}},
+		{"extractive summary", "SummaryResult", job.SummaryResult{Text: "s", Method: "extractive"}},
+		{"document", "Document", document},
+		{"uncounted document", "Document", documents.Document{ID: docID, SHA256: docID, Size: 1, MediaType: ocr.MediaTIFF, CreatedAt: ts}},
+		{"empty document list", "DocumentList", api.DocumentList{Documents: []documents.Document{}}},
+		{"document list", "DocumentList", api.DocumentList{Documents: []documents.Document{document}, NextPageToken: "t"}},
 		{"minimal problem", "Problem", api.Problem{Type: "https://docket.dev/problems/internal", Title: "Internal Server Error", Status: 500}},
 		{"conflict problem", "Problem", api.Problem{Type: "https://docket.dev/problems/no-result", Title: "Conflict", Status: 409,
 			Detail: "d", Instance: "/jobs/x/results", Field: "f", JobStatus: string(job.StatusRunning)}},
@@ -380,6 +439,111 @@ func TestSpecListsProblemTypes(t *testing.T) {
 	for _, kind := range kinds {
 		if !strings.Contains(doc.Info.Description, "`https://docket.dev/problems/"+kind+"`") {
 			t.Errorf("problem type %s is not listed in the API description", kind)
+		}
+	}
+}
+
+// TestSpecDocumentDetails checks the document API's enums, defaults and
+// bounds against the constants of the code.
+func TestSpecDocumentDetails(t *testing.T) {
+	doc := oasLoad(t)
+	schema := func(name string) *openapi3.Schema {
+		t.Helper()
+		ref := doc.Components.Schemas[name]
+		if ref == nil || ref.Value == nil {
+			t.Fatalf("no schema %s", name)
+		}
+		return ref.Value
+	}
+	prop := func(s *openapi3.Schema, name string) *openapi3.Schema {
+		t.Helper()
+		ref := s.Properties[name]
+		if ref == nil || ref.Value == nil {
+			t.Fatalf("no property %s", name)
+		}
+		return ref.Value
+	}
+	strs := func(vs []any) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.(string))
+		}
+		return out
+	}
+	media := []string{ocr.MediaPDF, ocr.MediaPNG, ocr.MediaJPEG, ocr.MediaTIFF}
+	if got := strs(prop(schema("Document"), "media_type").Enum); !slices.Equal(got, media) {
+		t.Errorf("Document.media_type enum %v, want %v", got, media)
+	}
+	content := doc.Paths.Value("/documents/{id}/content").Get.Responses.Status(http.StatusOK).Value.Content
+	var served []string
+	for mt := range content {
+		served = append(served, mt)
+	}
+	sort.Strings(served)
+	want := slices.Clone(media)
+	sort.Strings(want)
+	if !slices.Equal(served, want) {
+		t.Errorf("GET /documents/{id}/content serves %v, want %v", served, want)
+	}
+	upload := doc.Paths.Value("/documents").Post.RequestBody.Value.Content
+	for _, mt := range append(media, "application/octet-stream", "multipart/form-data") {
+		if upload.Get(mt) == nil {
+			t.Errorf("POST /documents does not take %s", mt)
+		}
+	}
+
+	in := schema("DocumentInput")
+	steps := prop(in, "steps")
+	if got := strs(steps.Items.Value.Enum); !slices.Equal(got, job.DocumentSteps) {
+		t.Errorf("DocumentInput.steps enum %v, want %v", got, job.DocumentSteps)
+	}
+	if got, ok := steps.Default.([]any); !ok || !slices.Equal(strs(got), job.DocumentSteps) {
+		t.Errorf("DocumentInput.steps default %v, want %v", steps.Default, job.DocumentSteps)
+	}
+	if got := prop(in, "language").Default; got != job.DefaultLanguage {
+		t.Errorf("DocumentInput.language default %v, want %s", got, job.DefaultLanguage)
+	}
+	words := prop(schema("SummarizeOptions"), "max_words")
+	if words.Min == nil || *words.Min != job.MinSummaryWords || words.Max == nil || *words.Max != job.MaxSummaryWords ||
+		words.Default != float64(job.DefaultSummaryWords) {
+		t.Errorf("SummarizeOptions.max_words is %v..%v default %v, want %d..%d default %d",
+			words.Min, words.Max, words.Default, job.MinSummaryWords, job.MaxSummaryWords, job.DefaultSummaryWords)
+	}
+	for _, tc := range []struct {
+		value any
+		ok    bool
+	}{
+		{map[string]any{"document_id": strings.Repeat("a", 64)}, true},
+		{map[string]any{"document_id": strings.Repeat("A", 64)}, false},
+		{map[string]any{"document_id": strings.Repeat("a", 63)}, false},
+		{map[string]any{"document_id": strings.Repeat("a", 64), "language": "eng+deu"}, true},
+		{map[string]any{"document_id": strings.Repeat("a", 64), "language": "English"}, false},
+		{map[string]any{"document_id": strings.Repeat("a", 64), "steps": []any{"ocr", "ocr"}}, false},
+		{map[string]any{"document_id": strings.Repeat("a", 64), "steps": []any{"translate"}}, false},
+		{map[string]any{"document_id": strings.Repeat("a", 64), "pages": 3}, false},
+	} {
+		raw, _ := json.Marshal(tc.value)
+		_, goErr := job.DecodeInput(job.TypeDocument, raw)
+		if (goErr == nil) != tc.ok {
+			t.Errorf("DecodeInput(%s) = %v, want ok=%v", raw, goErr, tc.ok)
+		}
+		// The schema cannot express every rule (step order), but it must
+		// not reject what the code accepts, nor accept these rejections.
+		if err := in.VisitJSON(tc.value); (err == nil) != tc.ok {
+			t.Errorf("DocumentInput schema on %s: %v, want ok=%v", raw, err, tc.ok)
+		}
+	}
+
+	methods := []string{ocr.MethodTextLayer, ocr.MethodOCR}
+	if got := strs(prop(schema("PageText"), "method").Enum); !slices.Equal(got, methods) {
+		t.Errorf("PageText.method enum %v, want %v", got, methods)
+	}
+	// Failed document jobs report these error types.
+	jobErr := schema("JobError").Description
+	for _, typ := range []string{ocr.KindUnreadable, ocr.KindEncrypted, ocr.KindEmpty, ocr.KindTooLarge,
+		ocr.KindUnsupportedLanguage, "document_not_found", "llm_request_rejected"} {
+		if !strings.Contains(jobErr, "`"+typ+"`") {
+			t.Errorf("error type %s is not listed in the JobError description", typ)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -45,6 +46,36 @@ type Config struct {
 	// than this; the SDK's default (80% of the heartbeat timeout) made a
 	// DELETE take up to eight seconds to stop a job.
 	HeartbeatInterval time.Duration `env:"DOCKET_HEARTBEAT_INTERVAL" envDefault:"1s"`
+	// WorkerRoles says which task queues a worker process serves:
+	// "workflows" (workflows and the light activities), "ocr", "llm", or "all".
+	WorkerRoles []string `env:"DOCKET_WORKER_ROLES" envSeparator:"," envDefault:"all"`
+	// DataDir holds local state: the default blob store lives under it.
+	DataDir string `env:"DOCKET_DATA_DIR" envDefault:".data"`
+	// BlobURL is the gocloud.dev/blob URL of the blob store; empty means a
+	// folder under DataDir. For S3-compatible storage, e.g.
+	// s3://docket?endpoint=http://minio:9000&use_path_style=true&region=us-east-1
+	// (credentials from the standard AWS_* variables).
+	BlobURL string `env:"DOCKET_BLOB_URL"`
+	// MaxDocumentBytes caps an uploaded document.
+	MaxDocumentBytes int64 `env:"DOCKET_MAX_DOCUMENT_BYTES" envDefault:"52428800"`
+	// OCRParallelism is how many pages one OCR activity reads at once
+	// (0: one per core, since tesseract runs single-threaded here).
+	OCRParallelism int `env:"DOCKET_OCR_PARALLELISM"`
+	// OCRConcurrency is how many OCR activities (documents) a worker runs at once.
+	OCRConcurrency int `env:"DOCKET_OCR_CONCURRENCY" envDefault:"1"`
+	// LLMBaseURL is an OpenAI-compatible endpoint, e.g.
+	// https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama).
+	// Empty: summaries are extractive and no LLM is called.
+	LLMBaseURL string `env:"DOCKET_LLM_BASE_URL"`
+	// LLMModel names the model.
+	LLMModel string `env:"DOCKET_LLM_MODEL" envDefault:"gpt-4o-mini"`
+	// LLMAPIKey authenticates to the endpoint. It is never logged.
+	LLMAPIKey string `env:"DOCKET_LLM_API_KEY"`
+	// LLMTimeout bounds one LLM call.
+	LLMTimeout time.Duration `env:"DOCKET_LLM_TIMEOUT" envDefault:"60s"`
+	// LLMRate limits LLM activities per second across all workers of the
+	// LLM task queue (Temporal enforces it at the queue).
+	LLMRate float64 `env:"DOCKET_LLM_RATE" envDefault:"2"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel slog.Level `env:"DOCKET_LOG_LEVEL" envDefault:"info"`
 }
@@ -59,6 +90,18 @@ func Load() (Config, error) {
 		c.TaskQueue = job.TaskQueue
 	}
 	return c, nil
+}
+
+// BlobStoreURL is the blob store URL, defaulting to a folder under DataDir.
+func (c Config) BlobStoreURL() (string, error) {
+	if c.BlobURL != "" {
+		return c.BlobURL, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(c.DataDir, "blobs"))
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(dir) + "?create_dir=1&no_tmp_dir=1", nil
 }
 
 // Logger returns a JSON slog logger at the configured level, for the

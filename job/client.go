@@ -62,6 +62,10 @@ type Client struct {
 	JobTimeout time.Duration
 	// QueryTimeout bounds the status query to a job's workflow.
 	QueryTimeout time.Duration
+	// Check, when set, vets a valid input against the world before the job
+	// starts (the API checks that a document exists); an *InputError it
+	// returns is the client's fault.
+	Check func(ctx context.Context, jobType string, in Input) error
 }
 
 // StartRequest asks for a job to be started.
@@ -127,6 +131,11 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 	p, err := c.Prepare(req)
 	if err != nil {
 		return View{}, false, err
+	}
+	if c.Check != nil {
+		if err := c.Check(ctx, p.Type, p.Input); err != nil {
+			return View{}, false, err
+		}
 	}
 	id := uuid.NewString()
 	if req.IdempotencyKey != "" {

@@ -128,6 +128,8 @@ func NewInput(jobType string) (Input, bool) {
 		return &SumInput{}, true
 	case TypeWordcount:
 		return &WordcountInput{}, true
+	case TypeDocument:
+		return &DocumentInput{}, true
 	}
 	return nil, false
 }

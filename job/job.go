@@ -22,7 +22,7 @@ const (
 )
 
 // Types lists every job type, in the order the API documents them.
-var Types = []string{TypeSum, TypeWordcount}
+var Types = []string{TypeSum, TypeWordcount, TypeDocument}
 
 // Status is a job's life-cycle state.
 type Status string
@@ -132,4 +132,5 @@ const (
 	ErrHTTPClientError  = "http_client_error"
 	ErrUnsupportedMedia = "unsupported_content"
 	ErrResponseTooLarge = "response_too_large"
+	ErrDocumentNotFound = "document_not_found"
 )

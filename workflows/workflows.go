@@ -20,6 +20,7 @@ import (
 func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Sum, workflow.RegisterOptions{Name: job.TypeSum})
 	w.RegisterWorkflowWithOptions(Wordcount, workflow.RegisterOptions{Name: job.TypeWordcount})
+	w.RegisterWorkflowWithOptions(Document, workflow.RegisterOptions{Name: job.TypeDocument})
 }
 
 // statusKey is the typed key of job.StatusSearchAttribute.
@@ -49,7 +50,7 @@ func Sum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
 		HeartbeatTimeout:    10 * time.Second,
 		RetryPolicy:         defaultRetry,
 	}
-	out, err := runStep[job.SumResult](ctx, r, opts, activities.NameSum, in)
+	out, _, err := runStep[job.SumResult](ctx, r, opts, activities.NameSum, in)
 	return finish(ctx, r, out, err)
 }
 
@@ -64,7 +65,7 @@ func Wordcount(ctx workflow.Context, in job.WordcountInput) (job.WordcountResult
 		HeartbeatTimeout:    20 * time.Second,
 		RetryPolicy:         defaultRetry,
 	}
-	out, err := runStep[job.WordcountResult](ctx, r, opts, activities.NameCountWords, in)
+	out, _, err := runStep[job.WordcountResult](ctx, r, opts, activities.NameCountWords, in)
 	return finish(ctx, r, out, err)
 }
 
@@ -106,7 +107,7 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 
 // runStep runs one activity as a step of the job, named after the activity, and records its
 // outcome in the view.
-func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptions, activity string, args ...any) (T, error) {
+func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptions, activity string, args ...any) (T, job.StepReport, error) {
 	// Wait for the activity to acknowledge cancellation, so that a canceled
 	// job has really stopped working when it reports CANCELED.
 	opts.WaitForCancellation = true
@@ -127,14 +128,14 @@ func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptio
 	if err != nil {
 		step.Status = stepStatus(err)
 		step.LastError = describe(err).Message
-		return out.Result, err
+		return out.Result, out.Report, err
 	}
 	rep := out.Report
 	step.Status = job.StatusSucceeded
 	step.Attempt = rep.Attempt
 	step.Worker = rep.Worker
 	step.StartedAt = &rep.StartedAt
-	return out.Result, nil
+	return out.Result, rep, nil
 }
 
 // finish records the job's outcome and returns what the workflow returns.

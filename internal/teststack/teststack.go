@@ -14,18 +14,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/entities"
+	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
-	"github.com/docket-dev/docket/workflows"
+	"github.com/docket-dev/docket/llm"
+	"github.com/docket-dev/docket/ocr"
 )
 
 // CLIPath returns the pinned temporal CLI: $DOCKET_TEMPORAL_CLI (the
@@ -115,24 +119,74 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// StartWorker runs a worker on taskQueue in this process, as worker/main.go
-// does. Fetches may reach allowHosts (the tests' own loopback servers).
-func StartWorker(c client.Client, taskQueue, identity string, allowHosts ...string) (worker.Worker, error) {
-	w := worker.New(c, taskQueue, worker.Options{
-		Identity:                     identity,
-		WorkerStopTimeout:            5 * time.Second,
-		MaxHeartbeatThrottleInterval: time.Second,
-	})
-	workflows.Register(w)
-	activities.Register(w, &activities.Activities{
-		Worker:        identity,
-		HTTP:          activities.NewFetchClient(allowHosts, 10*time.Second),
-		MaxFetchBytes: activities.DefaultMaxFetchBytes,
-	})
-	if err := w.Start(); err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
+// WorkerOptions configures a test worker.
+type WorkerOptions struct {
+	TaskQueue string
+	Identity  string
+	// AllowHosts may be fetched although loopback (the tests' own servers).
+	AllowHosts []string
+	// Docs is the blob store; nil leaves the document steps out.
+	Docs *documents.Store
+	// LLM is the LLM client of the document steps; nil means none.
+	LLM *llm.Client
+	// Roles are the worker roles; empty means all.
+	Roles []string
+}
+
+// StartWorker runs the workers of every role in this process, as
+// worker/main.go does.
+func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
+	var doc *activities.DocumentActivities
+	if o.Docs != nil {
+		ner, err := sharedExtractor()
+		if err != nil {
+			return nil, err
+		}
+		model := o.LLM
+		if model == nil {
+			if model, err = llm.New(llm.Config{}, nil); err != nil {
+				return nil, err
+			}
+		}
+		doc = &activities.DocumentActivities{Worker: o.Identity, Docs: o.Docs, Engine: &ocr.Engine{}, NER: ner, LLM: model}
 	}
-	return w, nil
+	return workers.Start(c, workers.Options{
+		TaskQueue:         o.TaskQueue,
+		Roles:             o.Roles,
+		Identity:          o.Identity,
+		StopTimeout:       5 * time.Second,
+		HeartbeatInterval: time.Second,
+		OCRConcurrency:    2,
+		LLMRate:           100,
+		General: &activities.Activities{
+			Worker:        o.Identity,
+			HTTP:          activities.NewFetchClient(o.AllowHosts, 10*time.Second),
+			MaxFetchBytes: activities.DefaultMaxFetchBytes,
+		},
+		Document: doc,
+	})
+}
+
+var (
+	extractorOnce sync.Once
+	extractor     *entities.Extractor
+	extractorErr  error
+)
+
+// sharedExtractor loads the NER model once per test binary.
+func sharedExtractor() (*entities.Extractor, error) {
+	extractorOnce.Do(func() { extractor, extractorErr = entities.NewExtractor() })
+	return extractor, extractorErr
+}
+
+// NewStore opens a blob store in dir.
+func NewStore(dir string) (*documents.Store, error) {
+	s, err := documents.Open(context.Background(), "file://"+filepath.ToSlash(dir)+"?create_dir=1&no_tmp_dir=1")
+	if err != nil {
+		return nil, err
+	}
+	s.Engine = &ocr.Engine{}
+	return s, nil
 }
 
 // Jobs returns a job client of c on taskQueue with the defaults the API uses.
@@ -140,8 +194,12 @@ func Jobs(c client.Client, taskQueue string) *job.Client {
 	return &job.Client{Temporal: c, TaskQueue: taskQueue, JobTimeout: time.Hour, QueryTimeout: 2 * time.Second}
 }
 
-// StartAPI serves the API for jobs on a loopback port.
-func StartAPI(jobs *job.Client) *httptest.Server {
-	s := &api.Server{Jobs: jobs, Log: Logger(), CallTimeout: 5 * time.Second}
+// StartAPI serves the API on a loopback port. docs may be nil when a test
+// uses no documents.
+func StartAPI(jobs *job.Client, docs *documents.Store) *httptest.Server {
+	if docs != nil {
+		jobs.Check = api.DocumentCheck(docs)
+	}
+	s := &api.Server{Jobs: jobs, Docs: docs, Log: Logger(), CallTimeout: 5 * time.Second}
 	return httptest.NewServer(s.Handler())
 }

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,8 +25,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
+	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/testdocs"
 	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 )
@@ -55,7 +57,8 @@ type recorder struct {
 	srv   *teststack.Server
 	jobs  *job.Client
 	pages string
-	w     worker.Worker
+	docs  *documents.Store
+	w     interface{ Stop() }
 }
 
 func run(out string) error {
@@ -75,7 +78,17 @@ func run(out string) error {
 	}
 	defer stopPages()
 
-	r := &recorder{srv: srv, jobs: teststack.Jobs(srv.Client(), taskQueue), pages: pages}
+	dir, err := os.MkdirTemp("", "docket-record-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	docs, err := teststack.NewStore(dir)
+	if err != nil {
+		return err
+	}
+	defer docs.Close()
+	r := &recorder{srv: srv, jobs: teststack.Jobs(srv.Client(), taskQueue), pages: pages, docs: docs}
 	if err := r.startWorker(); err != nil {
 		return err
 	}
@@ -100,9 +113,14 @@ func run(out string) error {
 }
 
 func (r *recorder) startWorker() error {
-	w, err := teststack.StartWorker(r.srv.Client(), taskQueue, "record-worker", "127.0.0.1")
+	w, err := teststack.StartWorker(r.srv.Client(), teststack.WorkerOptions{
+		TaskQueue: taskQueue, Identity: "record-worker", AllowHosts: []string{"127.0.0.1"}, Docs: r.docs,
+	})
+	if err != nil {
+		return err
+	}
 	r.w = w
-	return err
+	return nil
 }
 
 // servePages serves the pages wordcount jobs fetch: a page, a page that
@@ -173,7 +191,53 @@ func (r *recorder) waitRunning(ctx context.Context, id string) error {
 	return ctx.Err()
 }
 
+// document uploads a generated document and runs a document job over it.
+func (r *recorder) document(ctx context.Context, data []byte, steps string, want job.Status) (string, error) {
+	d, _, err := r.docs.Put(ctx, bytes.NewReader(data), "recorded.pdf", 10<<20)
+	if err != nil {
+		return "", err
+	}
+	id, err := r.start(ctx, job.TypeDocument, fmt.Sprintf(`{"document_id":%q,"steps":%s}`, d.ID, steps), "")
+	if err != nil {
+		return "", err
+	}
+	return r.finish(ctx, id, want)
+}
+
+// invoicePDF is two pages: a text layer and a scan.
+func invoicePDF() ([]byte, error) {
+	scan, err := testdocs.Render([]string{"Total due: EUR 1375.50", "Contact: billing@acme-trading.com"}, 32)
+	if err != nil {
+		return nil, err
+	}
+	return testdocs.PDF([]testdocs.Page{
+		{Text: []string{"Invoice 4821 from Acme Trading Ltd, Berlin.", "Issued on 12 March 2024 to Nordwind GmbH."}},
+		{Image: scan},
+	}), nil
+}
+
+func documentRecording(steps string) func(context.Context, *recorder) (string, error) {
+	return func(ctx context.Context, r *recorder) (string, error) {
+		pdf, err := invoicePDF()
+		if err != nil {
+			return "", err
+		}
+		return r.document(ctx, pdf, steps, job.StatusSucceeded)
+	}
+}
+
 var recordings = []recording{
+	{"document-ocr", documentRecording(`["ocr"]`)},
+	{"document-ocr-entities", documentRecording(`["ocr","entities"]`)},
+	{"document-ocr-summarize", documentRecording(`["ocr","summarize"]`)},
+	{"document-all-steps", documentRecording(`["ocr","entities","summarize"]`)},
+	{"document-unreadable", func(ctx context.Context, r *recorder) (string, error) {
+		pdf, err := invoicePDF()
+		if err != nil {
+			return "", err
+		}
+		return r.document(ctx, pdf[:len(pdf)/3], `["ocr","entities","summarize"]`, job.StatusFailed)
+	}},
 	{"sum-succeeded", func(ctx context.Context, r *recorder) (string, error) {
 		id, err := r.start(ctx, job.TypeSum, `{"start":1,"end":100}`, "")
 		if err != nil {

@@ -15,7 +15,9 @@ import (
 
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/config"
+	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/ocr"
 )
 
 func main() {
@@ -38,17 +40,36 @@ func run() error {
 	}
 	defer c.Close()
 
+	blobURL, err := cfg.BlobStoreURL()
+	if err != nil {
+		return err
+	}
+	docs, err := documents.Open(context.Background(), blobURL)
+	if err != nil {
+		return err
+	}
+	defer docs.Close()
+	// The API counts pages at upload when poppler is there; without it
+	// uploads still work and the count is left out.
+	docs.Engine = &ocr.Engine{}
+
 	srv := &api.Server{
-		Jobs:        &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout},
-		Log:         log,
-		CallTimeout: 10 * time.Second,
+		Jobs: &job.Client{
+			Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout,
+			Check: api.DocumentCheck(docs),
+		},
+		Docs:             docs,
+		MaxDocumentBytes: cfg.MaxDocumentBytes,
+		Log:              log,
+		CallTimeout:      10 * time.Second,
 	}
 	hs := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       5 * time.Minute,
 		// Long enough for the longest results long poll.
+		// Long enough for the longest results long poll and a large upload.
 		WriteTimeout:   api.MaxWait + 30*time.Second,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,

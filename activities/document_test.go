@@ -1,0 +1,117 @@
+package activities_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/docket-dev/docket/activities"
+	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/testdocs"
+	"github.com/docket-dev/docket/internal/teststack"
+	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/llm"
+)
+
+func docActivities(t *testing.T) (*activities.DocumentActivities, *documents.Store) {
+	t.Helper()
+	store, err := teststack.NewStore(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	model, err := llm.New(llm.Config{}, nil)
+	require.NoError(t, err)
+	return &activities.DocumentActivities{Worker: "doc-test", Docs: store, Engine: store.Engine, LLM: model, TempDir: t.TempDir()}, store
+}
+
+func scannedPDF(t *testing.T, pages int) []byte {
+	t.Helper()
+	var ps []testdocs.Page
+	for i := range pages {
+		img, err := testdocs.Render([]string{fmt.Sprintf("Scanned page number %d", i+1)}, 32)
+		require.NoError(t, err)
+		ps = append(ps, testdocs.Page{Image: img})
+	}
+	return testdocs.PDF(ps)
+}
+
+func runOCR(t *testing.T, a *activities.DocumentActivities, in activities.OCRInput, details any) (job.OCRResult, error) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: activities.NameOCR})
+	if details != nil {
+		env.SetHeartbeatDetails(details)
+	}
+	v, err := env.ExecuteActivity(activities.NameOCR, in)
+	if err != nil {
+		return job.OCRResult{}, err
+	}
+	var out job.StepOutput[job.OCRResult]
+	require.NoError(t, v.Get(&out))
+	require.Equal(t, "doc-test", out.Report.Worker)
+	return out.Result, nil
+}
+
+func TestOCRReadsEveryPage(t *testing.T) {
+	a, store := docActivities(t)
+	d, _, err := store.Put(context.Background(), strings.NewReader(string(scannedPDF(t, 3))), "scan.pdf", 1<<20)
+	require.NoError(t, err)
+	res, err := runOCR(t, a, activities.OCRInput{JobID: "job-1", DocumentID: d.ID, Language: "eng"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Pages)
+	for i, p := range res.PageTexts {
+		require.Equal(t, i+1, p.Page)
+		require.Equal(t, "ocr", p.Method)
+		require.Contains(t, p.Text, fmt.Sprintf("Scanned page number %d", i+1))
+		stored, err := store.GetText(context.Background(), documents.PageKey("job-1", i+1))
+		require.NoError(t, err)
+		require.Equal(t, p.Text, stored)
+	}
+}
+
+// A retried attempt resumes from the pages its predecessor recorded in its
+// heartbeat: those pages are not read again (their stored text, replaced
+// here by a marker, survives), the others are.
+func TestOCRResumesFromHeartbeat(t *testing.T) {
+	a, store := docActivities(t)
+	ctx := context.Background()
+	d, _, err := store.Put(ctx, strings.NewReader(string(scannedPDF(t, 3))), "scan.pdf", 1<<20)
+	require.NoError(t, err)
+	require.NoError(t, store.PutText(ctx, documents.PageKey("job-2", 1), "MARKER ONE"))
+	require.NoError(t, store.PutText(ctx, documents.PageKey("job-2", 2), "MARKER TWO"))
+	details := activities.OCRProgress{Done: 2, Total: 3, Pages: []activities.PageRef{
+		{Page: 1, Method: "ocr", Chars: 10},
+		{Page: 2, Method: "ocr", Chars: 10},
+		// Recorded but its text is missing: it must be read again.
+		{Page: 3, Method: "ocr", Chars: 10},
+	}}
+
+	res, err := runOCR(t, a, activities.OCRInput{JobID: "job-2", DocumentID: d.ID, Language: "eng"}, details)
+	require.NoError(t, err)
+	require.Equal(t, "MARKER ONE", res.PageTexts[0].Text)
+	require.Equal(t, "MARKER TWO", res.PageTexts[1].Text)
+	require.Contains(t, res.PageTexts[2].Text, "Scanned page number 3")
+}
+
+func TestOCRBadDocumentIsNotRetryable(t *testing.T) {
+	a, store := docActivities(t)
+	pdf := scannedPDF(t, 1)
+	d, _, err := store.Put(context.Background(), strings.NewReader(string(pdf[:len(pdf)/3])), "cut.pdf", 1<<20)
+	require.NoError(t, err)
+	_, err = runOCR(t, a, activities.OCRInput{JobID: "job-3", DocumentID: d.ID, Language: "eng"}, nil)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, "unreadable_document", appErr.Type())
+	require.True(t, appErr.NonRetryable())
+
+	_, err = runOCR(t, a, activities.OCRInput{JobID: "job-3", DocumentID: strings.Repeat("0", 64), Language: "eng"}, nil)
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, job.ErrDocumentNotFound, appErr.Type())
+	require.True(t, appErr.NonRetryable())
+}

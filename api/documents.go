@@ -1,0 +1,230 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/job"
+)
+
+// multipartOverhead is room for a multipart envelope around the file.
+const multipartOverhead = 64 << 10
+
+// DocumentList is the body of GET /documents.
+type DocumentList struct {
+	Documents     []documents.Document `json:"documents"`
+	NextPageToken string               `json:"next_page_token,omitempty"`
+}
+
+// uploadDocument is POST /documents: the raw bytes as the body, or a
+// multipart form whose "file" field holds them.
+func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
+	limit := s.maxDocumentBytes()
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartOverhead)
+	body, filename, err := uploadedFile(r)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.documentTooLarge(w, r)
+			return
+		}
+		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", err.Error(), func(p *Problem) { p.Field = "file" })
+		return
+	}
+	d, created, err := s.Docs.Put(r.Context(), body, filename, limit)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, documents.ErrTooLarge), errors.As(err, &tooLarge):
+		s.documentTooLarge(w, r)
+		return
+	case errors.Is(err, documents.ErrUnsupportedMedia):
+		writeProblem(w, r, http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"the document must be a PDF, PNG, JPEG or TIFF (recognised from its bytes, not its name or Content-Type)", nil)
+		return
+	case errors.Is(err, documents.ErrEmpty):
+		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", "the document is empty", func(p *Problem) { p.Field = "file" })
+		return
+	case err != nil:
+		s.Log.Error("store document", "error", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the document could not be stored; try again shortly", nil)
+		return
+	}
+	w.Header().Set("Location", "/documents/"+d.ID)
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, d)
+}
+
+func (s *Server) documentTooLarge(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, r, http.StatusRequestEntityTooLarge, "too-large",
+		fmt.Sprintf("the document is larger than %d bytes", s.maxDocumentBytes()), nil)
+}
+
+func (s *Server) maxDocumentBytes() int64 {
+	if s.MaxDocumentBytes > 0 {
+		return s.MaxDocumentBytes
+	}
+	return documents.DefaultMaxBytes
+}
+
+// uploadedFile finds the document in the request and its file name.
+func uploadedFile(r *http.Request) (io.Reader, string, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		name := r.URL.Query().Get("filename")
+		if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && name == "" {
+			name = params["filename"]
+		}
+		return r.Body, name, nil
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", fmt.Errorf("read multipart form: %w", err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, "", errors.New(`the multipart form has no "file" field`)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("read multipart form: %w", err)
+		}
+		if part.FormName() == "file" {
+			return part, part.FileName(), nil
+		}
+	}
+}
+
+// listDocuments is GET /documents.
+func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := DefaultPageSize
+	if ps := q.Get("page_size"); ps != "" {
+		n, err := strconv.Atoi(ps)
+		if err != nil || n < 1 || n > MaxPageSize {
+			s.badParam(w, r, "page_size", fmt.Sprintf("must be a whole number from 1 to %d", MaxPageSize))
+			return
+		}
+		size = n
+	}
+	search := q.Get("search")
+	if len(search) > 255 {
+		s.badParam(w, r, "search", "must be at most 255 characters")
+		return
+	}
+	token := q.Get("page_token")
+	if len(token) > 4096 {
+		s.badParam(w, r, "page_token", "is not a token this API returned")
+		return
+	}
+	docs, next, err := s.Docs.List(r.Context(), search, size, token)
+	if err != nil {
+		s.Log.Warn("list documents", "error", err)
+		s.badParam(w, r, "page_token", "is not a token this API returned")
+		return
+	}
+	if docs == nil {
+		docs = []documents.Document{}
+	}
+	writeJSON(w, http.StatusOK, DocumentList{Documents: docs, NextPageToken: next})
+}
+
+// getDocument is GET /documents/{id}.
+func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
+	d, err := s.Docs.Get(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		s.documentFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// getDocumentContent is GET /documents/{id}/content: the bytes as uploaded.
+func (s *Server) getDocumentContent(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	d, err := s.Docs.Get(r.Context(), id)
+	if err != nil {
+		s.documentFail(w, r, err)
+		return
+	}
+	rd, err := s.Docs.Open(r.Context(), id)
+	if err != nil {
+		s.documentFail(w, r, err)
+		return
+	}
+	defer rd.Close()
+	w.Header().Set("Content-Type", d.MediaType)
+	w.Header().Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	w.Header().Set("ETag", `"`+d.SHA256+`"`)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if d.Filename != "" {
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Filename}))
+	}
+	if _, err := io.Copy(w, rd); err != nil {
+		s.Log.Warn("send document", "id", id, "error", err)
+	}
+}
+
+// getJobPage is GET /jobs/{id}/pages/{page}: one page's text of a document job.
+func (s *Server) getJobPage(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	n, err := strconv.Atoi(vars["page"])
+	if err != nil || n < 1 || n > 100000 {
+		s.badParam(w, r, "page", "must be a page number from 1")
+		return
+	}
+	id := vars["id"]
+	if len(id) > 255 || strings.ContainsAny(id, "/\\") {
+		writeProblem(w, r, http.StatusNotFound, "job-not-found", "no job has id "+id, nil)
+		return
+	}
+	text, err := s.Docs.GetText(r.Context(), documents.PageKey(id, n))
+	if errors.Is(err, documents.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, "page-not-found", fmt.Sprintf("job %s has no text for page %d", id, n), nil)
+		return
+	}
+	if err != nil {
+		s.documentFail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, text)
+}
+
+func (s *Server) documentFail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, documents.ErrNotFound) {
+		writeProblem(w, r, http.StatusNotFound, "document-not-found", "no document has id "+mux.Vars(r)["id"], nil)
+		return
+	}
+	s.Log.Error("blob store", "path", r.URL.Path, "error", err)
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the blob store is not reachable; try again shortly", nil)
+}
+
+// DocumentCheck returns a job.Client check that refuses document jobs
+// naming a document that was never uploaded, before any workflow starts.
+func DocumentCheck(docs *documents.Store) func(context.Context, string, job.Input) error {
+	return func(ctx context.Context, jobType string, in job.Input) error {
+		d, ok := in.(*job.DocumentInput)
+		if !ok {
+			return nil
+		}
+		_, err := docs.Get(ctx, d.DocumentID)
+		if errors.Is(err, documents.ErrNotFound) {
+			return &job.InputError{Field: "input.document_id", Message: "no document has this id; upload it with POST /documents first"}
+		}
+		return err
+	}
+}

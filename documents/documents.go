@@ -1,0 +1,296 @@
+// Package documents stores uploaded documents and the large outputs of
+// document jobs in a blob store (gocloud.dev/blob: a local folder by
+// default, S3-compatible storage in production). Documents are
+// content-addressed: a document's id is the SHA-256 of its bytes, so the
+// same bytes uploaded twice are one document.
+package documents
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	// Drivers selected by DOCKET_BLOB_URL's scheme.
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/s3blob"
+
+	"github.com/docket-dev/docket/ocr"
+)
+
+// Errors of the store. The API maps them to HTTP statuses.
+var (
+	ErrNotFound         = errors.New("document not found")
+	ErrTooLarge         = errors.New("document is too large")
+	ErrUnsupportedMedia = errors.New("unsupported media type")
+	ErrEmpty            = errors.New("document is empty")
+)
+
+// DefaultMaxBytes is the default size limit of an upload.
+const DefaultMaxBytes = 50 << 20
+
+// Document describes a stored document.
+type Document struct {
+	ID        string    `json:"id"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size"`
+	MediaType string    `json:"media_type"`
+	Filename  string    `json:"filename,omitempty"`
+	Pages     int       `json:"pages,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Store keeps documents and job outputs in a bucket.
+type Store struct {
+	Bucket *blob.Bucket
+	// Engine counts pages at upload; nil skips counting.
+	Engine *ocr.Engine
+	// TempDir holds uploads while they are hashed; "" is the system default.
+	TempDir string
+}
+
+// Open opens the bucket at url, e.g. "file:///var/lib/docket/blobs?create_dir=1"
+// or "s3://docket?endpoint=http://minio:9000&use_path_style=true".
+func Open(ctx context.Context, url string) (*Store, error) {
+	b, err := blob.OpenBucket(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open blob store %q: %w", redact(url), err)
+	}
+	return &Store{Bucket: b}, nil
+}
+
+// redact drops a URL's query, where credentials may be.
+func redact(url string) string {
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		return url[:i] + "?…"
+	}
+	return url
+}
+
+// idPattern is what a document id looks like: a lower-case SHA-256.
+var idPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidID reports whether id can name a document.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+func contentKey(id string) string { return "documents/" + id + "/content" }
+func metaKey(id string) string    { return "documents/" + id + "/meta.json" }
+
+// Put stores the document read from r (at most maxBytes) and returns it.
+// created is false when the same bytes were stored before.
+func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes int64) (Document, bool, error) {
+	tmp, err := os.CreateTemp(s.TempDir, "docket-upload-*")
+	if err != nil {
+		return Document{}, false, fmt.Errorf("buffer upload: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return Document{}, false, fmt.Errorf("read upload: %w", err)
+	}
+	if n > maxBytes {
+		return Document{}, false, fmt.Errorf("%w: over %d bytes", ErrTooLarge, maxBytes)
+	}
+	if n == 0 {
+		return Document{}, false, ErrEmpty
+	}
+	head := make([]byte, ocr.SniffLen)
+	k, _ := tmp.ReadAt(head, 0)
+	mediaType := ocr.Sniff(head[:k])
+	if mediaType == "" {
+		return Document{}, false, fmt.Errorf("%w: the bytes are not a PDF, PNG, JPEG or TIFF", ErrUnsupportedMedia)
+	}
+	id := hex.EncodeToString(h.Sum(nil))
+	if d, err := s.Get(ctx, id); err == nil {
+		return d, false, nil
+	}
+
+	d := Document{ID: id, SHA256: id, Size: n, MediaType: mediaType, Filename: cleanFilename(filename), CreatedAt: time.Now().UTC()}
+	if s.Engine != nil {
+		// A document whose pages cannot be counted is still stored: the
+		// job that reads it fails with a precise, non-retryable error.
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if info, err := s.Engine.Inspect(ictx, tmp.Name(), mediaType); err == nil {
+			d.Pages = info.Pages
+		}
+		cancel()
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return Document{}, false, err
+	}
+	if err := s.write(ctx, contentKey(id), mediaType, tmp); err != nil {
+		return Document{}, false, err
+	}
+	meta, err := json.Marshal(d)
+	if err != nil {
+		return Document{}, false, err
+	}
+	// The metadata is written last: a document is listed only once its
+	// content is complete.
+	if err := s.write(ctx, metaKey(id), "application/json", bytes.NewReader(meta)); err != nil {
+		return Document{}, false, err
+	}
+	return d, true, nil
+}
+
+func (s *Store) write(ctx context.Context, key, contentType string, r io.Reader) error {
+	w, err := s.Bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// cleanFilename keeps a display name only: no path, no control characters, bounded.
+func cleanFilename(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if name == "." || name == "/" {
+		return ""
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	for len(name) > 255 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	return name
+}
+
+// Get returns a document's description.
+func (s *Store) Get(ctx context.Context, id string) (Document, error) {
+	if !ValidID(id) {
+		return Document{}, ErrNotFound
+	}
+	b, err := s.Bucket.ReadAll(ctx, metaKey(id))
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return Document{}, ErrNotFound
+	}
+	if err != nil {
+		return Document{}, fmt.Errorf("read document %s: %w", id, err)
+	}
+	var d Document
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Document{}, fmt.Errorf("decode document %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// Open returns a reader of a document's bytes.
+func (s *Store) Open(ctx context.Context, id string) (*blob.Reader, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	r, err := s.Bucket.NewReader(ctx, contentKey(id), nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open document %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// CopyToFile writes a document's bytes into a new file under dir, for the
+// command-line tools that need a path.
+func (s *Store) CopyToFile(ctx context.Context, id, dir string) (string, error) {
+	r, err := s.Open(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(dir, "docket-doc-*")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("copy document %s: %w", id, err)
+	}
+	return f.Name(), f.Close()
+}
+
+// List returns up to pageSize documents whose file name contains search
+// (case-insensitive), in id order, and the token of the next page.
+func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken string) ([]Document, string, error) {
+	search = strings.ToLower(search)
+	var out []Document
+	token := []byte(pageToken)
+	if pageToken == "" {
+		token = blob.FirstPageToken
+	}
+	// A filtered page may need several listing pages; bound the work.
+	for rounds := 0; rounds < 50 && len(out) < pageSize; rounds++ {
+		objs, next, err := s.Bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: "documents/", Delimiter: "/"})
+		if err != nil {
+			return nil, "", fmt.Errorf("list documents: %w", err)
+		}
+		for _, o := range objs {
+			id := strings.TrimSuffix(strings.TrimPrefix(o.Key, "documents/"), "/")
+			d, err := s.Get(ctx, id)
+			if err != nil {
+				continue // being written, or not a document
+			}
+			if search == "" || strings.Contains(strings.ToLower(d.Filename), search) {
+				out = append(out, d)
+			}
+		}
+		if len(next) == 0 {
+			return out, "", nil
+		}
+		token = next
+	}
+	return out, string(token), nil
+}
+
+// PutText stores a job's text output under key.
+func (s *Store) PutText(ctx context.Context, key, text string) error {
+	return s.write(ctx, key, "text/plain; charset=utf-8", strings.NewReader(text))
+}
+
+// GetText reads a text output; ErrNotFound when absent.
+func (s *Store) GetText(ctx context.Context, key string) (string, error) {
+	b, err := s.Bucket.ReadAll(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	return string(b), nil
+}
+
+// PageKey is where a document job's text of one page is stored.
+func PageKey(jobID string, page int) string {
+	return fmt.Sprintf("jobs/%s/pages/%05d.txt", jobID, page)
+}
+
+// Close closes the bucket.
+func (s *Store) Close() error { return s.Bucket.Close() }

@@ -1,0 +1,177 @@
+package job
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// TypeDocument is the job type of the document pipeline.
+const TypeDocument = "document"
+
+// The steps of a document job, in the order they run.
+const (
+	StepOCR       = "ocr"
+	StepEntities  = "entities"
+	StepSummarize = "summarize"
+)
+
+// DocumentSteps lists the document steps in pipeline order.
+var DocumentSteps = []string{StepOCR, StepEntities, StepSummarize}
+
+// Bounds of the document job's input.
+const (
+	DefaultLanguage      = "eng"
+	DefaultSummaryWords  = 120
+	MinSummaryWords      = 10
+	MaxSummaryWords      = 1000
+	documentIDPatternStr = `^[0-9a-f]{64}$`
+)
+
+var (
+	documentIDPattern = regexp.MustCompile(documentIDPatternStr)
+	// languagePattern is tesseract's language list syntax, e.g. "eng+deu".
+	languagePattern = regexp.MustCompile(`^[a-z_]{3,16}(\+[a-z_]{3,16}){0,4}$`)
+)
+
+// SummarizeOptions tunes the summarize step.
+type SummarizeOptions struct {
+	MaxWords int `json:"max_words,omitempty"`
+}
+
+// DocumentInput is the input of a document job.
+type DocumentInput struct {
+	DocumentID string            `json:"document_id"`
+	Steps      []string          `json:"steps,omitempty"`
+	Language   string            `json:"language,omitempty"`
+	Summarize  *SummarizeOptions `json:"summarize,omitempty"`
+}
+
+// Normalize implements Input.
+func (in *DocumentInput) Normalize() error {
+	if in.DocumentID == "" {
+		return &InputError{"input.document_id", "is required"}
+	}
+	if !documentIDPattern.MatchString(in.DocumentID) {
+		return &InputError{"input.document_id", "must be the id of an uploaded document (64 hex digits)"}
+	}
+	if len(in.Steps) == 0 {
+		in.Steps = append([]string(nil), DocumentSteps...)
+	}
+	// Steps run in pipeline order, each at most once, and the later steps
+	// read the text that OCR stores.
+	last := -1
+	for _, s := range in.Steps {
+		i := stepIndex(s)
+		switch {
+		case i < 0:
+			return &InputError{"input.steps", fmt.Sprintf("unknown step %q; steps are %v", s, DocumentSteps)}
+		case i <= last:
+			return &InputError{"input.steps", fmt.Sprintf("steps must be distinct and in the order %v", DocumentSteps)}
+		}
+		last = i
+	}
+	if in.Steps[0] != StepOCR {
+		return &InputError{"input.steps", "must start with \"ocr\": the other steps read its text"}
+	}
+	if in.Language == "" {
+		in.Language = DefaultLanguage
+	}
+	if !languagePattern.MatchString(in.Language) {
+		return &InputError{"input.language", "must be tesseract language codes such as \"eng\" or \"eng+deu\""}
+	}
+	if in.Summarize == nil {
+		in.Summarize = &SummarizeOptions{}
+	}
+	if in.Summarize.MaxWords == 0 {
+		in.Summarize.MaxWords = DefaultSummaryWords
+	}
+	if in.Summarize.MaxWords < MinSummaryWords || in.Summarize.MaxWords > MaxSummaryWords {
+		return &InputError{"input.summarize.max_words", fmt.Sprintf("must be between %d and %d", MinSummaryWords, MaxSummaryWords)}
+	}
+	return nil
+}
+
+// Has reports whether the job runs step.
+func (in *DocumentInput) Has(step string) bool {
+	for _, s := range in.Steps {
+		if s == step {
+			return true
+		}
+	}
+	return false
+}
+
+func stepIndex(s string) int {
+	for i, v := range DocumentSteps {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// PageText is one page's extracted text: inline when the document is
+// small, otherwise a link to GET /jobs/{id}/pages/{page}.
+type PageText struct {
+	Page   int    `json:"page"`
+	Method string `json:"method"`
+	Chars  int    `json:"chars"`
+	Text   string `json:"text,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
+// OCRResult is the result of the ocr step.
+type OCRResult struct {
+	Pages     int        `json:"pages"`
+	PageTexts []PageText `json:"page_texts"`
+}
+
+// Entity is a value found in a document's text.
+type Entity struct {
+	Label  string `json:"label"`
+	Text   string `json:"text"`
+	Value  string `json:"value,omitempty"`
+	Page   int    `json:"page"`
+	Start  int    `json:"start"`
+	End    int    `json:"end"`
+	Source string `json:"source"`
+}
+
+// EntitiesResult is the result of the entities step. Entities are inline
+// up to a limit; all of them are always at EntitiesURL.
+type EntitiesResult struct {
+	Count     int      `json:"count"`
+	Entities  []Entity `json:"entities"`
+	Truncated bool     `json:"truncated,omitempty"`
+}
+
+// Usage is an LLM call's token usage.
+type Usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+}
+
+// SummaryResult is the result of the summarize step.
+type SummaryResult struct {
+	Text   string `json:"text"`
+	Method string `json:"method"`
+	Model  string `json:"model,omitempty"`
+	Usage  *Usage `json:"usage,omitempty"`
+}
+
+// DocumentResult is the result of a document job.
+type DocumentResult struct {
+	DocumentID string           `json:"document_id"`
+	Pages      int              `json:"pages"`
+	PageTexts  []PageText       `json:"page_texts"`
+	Entities   *EntitiesResult  `json:"entities,omitempty"`
+	Summary    *SummaryResult   `json:"summary,omitempty"`
+	TimingsMS  map[string]int64 `json:"timings_ms"`
+}
+
+// OCRQueue is the task queue of OCR activities for jobs on taskQueue.
+func OCRQueue(taskQueue string) string { return taskQueue + "-ocr" }
+
+// LLMQueue is the task queue of LLM activities for jobs on taskQueue.
+func LLMQueue(taskQueue string) string { return taskQueue + "-llm" }

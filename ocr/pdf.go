@@ -1,0 +1,209 @@
+package ocr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// minTextLayerRunes is how many non-space characters pdftotext must find
+// on a PDF page for its text layer to be used instead of OCR. Scanned
+// pages often carry a little real text that is not the page's content: a
+// page number, a Bates number, a date stamp, "Scanned with CamScanner" (20
+// characters); a page of real text has hundreds. Erring towards OCR is
+// cheap, because OCR still reads a sparse page whose text is genuine
+// (only slower), while erring towards the text layer would lose a
+// scanned page entirely; hence a threshold well above such stamps.
+const minTextLayerRunes = 50
+
+// Poppler's exit statuses (see the tools' man pages).
+const (
+	popplerErrOpen       = 1 // error opening the PDF file
+	popplerErrPermission = 3 // error related to PDF permissions
+)
+
+// pdfInfo is what pdfinfo says about a document (and one page of it).
+type pdfInfo struct {
+	pages     int
+	encrypted bool
+	// width and height are the page's size in points, when one was asked.
+	width, height float64
+}
+
+var pdfPageSizeRE = regexp.MustCompile(`(?m)^Page\s+(\d+)\s+size:\s+([0-9.]+) x ([0-9.]+) pts`)
+
+// pdfInfo runs pdfinfo on the document, and on page page too when it is
+// not 0. A document poppler cannot open is a DocumentError.
+func (e *Engine) pdfInfo(ctx context.Context, path string, page int) (pdfInfo, error) {
+	args := []string{}
+	if page > 0 {
+		args = append(args, "-f", strconv.Itoa(page), "-l", strconv.Itoa(page))
+	}
+	out, err := run(ctx, nil, e.pdfinfo(), append(args, path)...)
+	var te *toolError
+	if errors.As(err, &te) && te.code != popplerErrOpen && strings.Contains(te.stderr, "Wrong page range") {
+		// pdfinfo refuses a page past the last one, and any page (the
+		// first one by default) of a PDF without pages. Without a page
+		// asked for, that is the latter; with one, ask for the page count
+		// to say which.
+		if page == 0 {
+			return pdfInfo{}, docErr(KindEmpty, "the PDF has no pages")
+		}
+		info, err := e.pdfInfo(ctx, path, 0)
+		if err != nil {
+			return pdfInfo{}, err
+		}
+		return pdfInfo{}, fmt.Errorf("the PDF has %d pages: %w", info.pages, ErrPageRange)
+	}
+	if err != nil {
+		return pdfInfo{}, classifyPoppler(err, path)
+	}
+	// The last "Pages:" and "Encrypted:" lines count: pdfinfo prints the
+	// document's title and other metadata first, verbatim, so a title with
+	// a line break could forge an earlier one.
+	var pagesValue, encryptedValue string
+	for _, line := range strings.Split(string(out), "\n") {
+		key, value, _ := strings.Cut(line, ":")
+		switch key {
+		case "Pages":
+			pagesValue = strings.TrimSpace(value)
+		case "Encrypted":
+			encryptedValue = strings.TrimSpace(value)
+		}
+	}
+	var info pdfInfo
+	if info.pages, err = strconv.Atoi(pagesValue); err != nil {
+		return pdfInfo{}, fmt.Errorf("pdfinfo: page count %q: %w", pagesValue, err)
+	}
+	info.encrypted = strings.HasPrefix(encryptedValue, "yes")
+	if info.pages <= 0 {
+		return pdfInfo{}, docErr(KindEmpty, "the PDF has no pages")
+	}
+	if page > 0 {
+		for _, m := range pdfPageSizeRE.FindAllStringSubmatch(string(out), -1) {
+			if n, _ := strconv.Atoi(m[1]); n == page {
+				info.width, _ = strconv.ParseFloat(m[2], 64)
+				info.height, _ = strconv.ParseFloat(m[3], 64)
+			}
+		}
+	}
+	return info, nil
+}
+
+// classifyPoppler turns a poppler tool's failure to open the document into
+// a DocumentError; other failures (killed, cancelled, missing tool) are
+// returned as they are.
+func classifyPoppler(err error, path string) error {
+	var te *toolError
+	if !errors.As(err, &te) {
+		return err
+	}
+	switch {
+	case strings.Contains(te.stderr, "Incorrect password"), te.code == popplerErrPermission:
+		return docErr(KindEncrypted, "the PDF is encrypted and needs a password to open")
+	case te.code == popplerErrOpen:
+		return docErr(KindUnreadable, "the PDF cannot be read (%s)", redact(te.detail(), path))
+	}
+	return err
+}
+
+// redact keeps local paths out of messages meant for the job's submitter.
+func redact(s string, paths ...string) string {
+	for _, p := range paths {
+		s = strings.ReplaceAll(s, p, filepath.Base(p))
+	}
+	return s
+}
+
+// pdfPage returns the text of one PDF page: its text layer when it has
+// one, OCR of its rasterisation otherwise.
+func (e *Engine) pdfPage(ctx context.Context, path string, page int, lang string) (Page, error) {
+	info, err := e.pdfInfo(ctx, path, page)
+	if err != nil {
+		return Page{}, err
+	}
+	if page > info.pages {
+		return Page{}, fmt.Errorf("the PDF has %d pages: %w", info.pages, ErrPageRange)
+	}
+	n := strconv.Itoa(page)
+	out, err := run(ctx, nil, e.pdftotext(), "-layout", "-enc", "UTF-8", "-nopgbrk", "-f", n, "-l", n, path, "-")
+	if err != nil {
+		return Page{}, classifyPoppler(err, path)
+	}
+	if text := cleanText(string(out)); hasTextLayer(text) {
+		return Page{Number: page, Text: text, Method: MethodTextLayer}, nil
+	}
+
+	dpi, err := e.rasterDPI(info)
+	if err != nil {
+		return Page{}, err
+	}
+	dir, err := e.tempDir()
+	if err != nil {
+		return Page{}, err
+	}
+	defer removeAll(dir)
+	root := filepath.Join(dir, "page")
+	if _, err := run(ctx, nil, e.pdftoppm(), "-png", "-gray", "-r", strconv.Itoa(dpi),
+		"-f", n, "-l", n, "-singlefile", path, root); err != nil {
+		return Page{}, classifyPoppler(err, path)
+	}
+	raster := root + ".png"
+	// The raster is ours, but its size follows from the page size pdfinfo
+	// reported; check it rather than trust the arithmetic.
+	if err := e.checkImageSize(raster, MediaPNG); err != nil {
+		return Page{}, err
+	}
+	text, err := e.ocr(ctx, raster, lang, dpi)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Number: page, Text: text, Method: MethodOCR}, nil
+}
+
+// rasterDPI is the resolution at which a page is rasterised: Engine.DPI,
+// lowered for a physically large page (a poster, a drawing) so that it
+// fits MaxPixels. A page too large even at minDPI is KindTooLarge.
+func (e *Engine) rasterDPI(info pdfInfo) (int, error) {
+	dpi := e.dpi()
+	if info.width <= 0 || info.height <= 0 {
+		// pdfinfo gave no size; pdftoppm falls back to a letter-sized page
+		// and checkImageSize still guards the result.
+		return dpi, nil
+	}
+	pixels := (info.width / 72 * float64(dpi)) * (info.height / 72 * float64(dpi))
+	limit := float64(e.maxPixels())
+	if pixels <= limit {
+		return dpi, nil
+	}
+	scaled := int(math.Floor(float64(dpi) * math.Sqrt(limit/pixels)))
+	if scaled < minDPI {
+		return 0, docErr(KindTooLarge, "the page measures %.0f x %.0f inches, too large to OCR even at %d DPI",
+			info.width/72, info.height/72, minDPI)
+	}
+	return scaled, nil
+}
+
+// hasTextLayer reports whether pdftotext's output for a page is the page's
+// text rather than stray stamps (see minTextLayerRunes) or the garbage a
+// font without a Unicode mapping produces (replacement characters,
+// control and private-use code points).
+func hasTextLayer(text string) bool {
+	var good, bad int
+	for _, r := range text {
+		switch {
+		case unicode.IsSpace(r):
+		case r == unicode.ReplacementChar || unicode.IsControl(r) || unicode.Is(unicode.Co, r):
+			bad++
+		default:
+			good++
+		}
+	}
+	return good >= minTextLayerRunes && bad*10 <= good
+}

@@ -1,0 +1,105 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// waitDelay bounds how long Wait waits for a killed tool's output pipes to
+// close. None of the tools starts children, but if one ever did (a
+// wrapper script, say) a grandchild holding the pipe open must not keep
+// a canceled page from returning.
+const waitDelay = 2 * time.Second
+
+// maxStderr is how much of a tool's error output is kept: a damaged PDF can
+// make poppler print a warning per object, megabytes of them, and only the
+// first lines say what is wrong.
+const maxStderr = 64 << 10
+
+// toolError is a tool that ran and exited unsuccessfully. Callers classify
+// it (into a DocumentError when the exit status and message show the
+// document is at fault); left unclassified it is a retryable failure.
+type toolError struct {
+	tool   string
+	code   int // exit status; -1 when killed by a signal
+	stderr string
+}
+
+func (e *toolError) Error() string {
+	if e.code < 0 {
+		return fmt.Sprintf("%s was killed: %s", e.tool, e.detail())
+	}
+	return fmt.Sprintf("%s exited with status %d: %s", e.tool, e.code, e.detail())
+}
+
+// detail is the first lines of the tool's error output, for messages.
+func (e *toolError) detail() string {
+	var lines []string
+	for _, l := range strings.Split(e.stderr, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+		if len(lines) == 3 {
+			break
+		}
+	}
+	if len(lines) == 0 {
+		return "no error output"
+	}
+	return strings.Join(lines, "; ")
+}
+
+// run runs bin with args and returns its standard output. env is added to
+// the worker's environment. A canceled ctx kills the tool at once (it holds
+// no state worth a graceful stop) and run returns ctx's error, wrapped.
+func run(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	if len(env) > 0 {
+		// Later entries win in exec, so env overrides the worker's own.
+		cmd.Env = append(os.Environ(), env...)
+	}
+	cmd.Cancel = func() error { return cmd.Process.Kill() }
+	cmd.WaitDelay = waitDelay
+	var stdout bytes.Buffer
+	stderr := &cappedBuffer{max: maxStderr}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	err := cmd.Run()
+	name := filepath.Base(bin)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("%s: %w", name, ctxErr)
+	}
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return nil, &toolError{tool: name, code: exitErr.ExitCode(), stderr: stderr.String()}
+		}
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("%s not found (scripts/deps.sh installs it): %w", name, err)
+		}
+		return nil, fmt.Errorf("run %s: %w", name, err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest,
+// still reporting success so the tool is not disturbed by a broken pipe.
+type cappedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string { return b.buf.String() }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the system tools Docket's document (OCR) job runs: tesseract with
+# its English data and poppler's pdftotext, pdftoppm and pdfinfo; plus qpdf,
+# which only the ocr tests use (to make an encrypted PDF, something Go's
+# standard library cannot). Idempotent: it touches apt only when something
+# is missing, so `make` targets can call it on every run. Debian only.
+set -euo pipefail
+
+PACKAGES=(tesseract-ocr tesseract-ocr-eng poppler-utils qpdf)
+
+say() { echo "deps: $*"; }
+die() { echo "deps: $*" >&2; exit 1; }
+
+missing=()
+for tool in tesseract pdftotext pdftoppm pdfinfo qpdf; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+# The eng data is a separate package; a tesseract without it runs but
+# recognises nothing, so check the language list rather than the binary.
+if command -v tesseract >/dev/null 2>&1 &&
+   ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
+  missing+=("tesseract eng data")
+fi
+
+if ((${#missing[@]} == 0)); then
+  say "all present ($(tesseract --version 2>&1 | head -n1), $(pdftotext -v 2>&1 | head -n1), $(qpdf --version | head -n1))"
+  exit 0
+fi
+say "missing: ${missing[*]}"
+
+command -v apt-get >/dev/null 2>&1 ||
+  die "apt-get not found; install ${PACKAGES[*]} (or their equivalents) by hand"
+
+# Root installs directly; anyone else needs a working sudo, and a clear
+# message beats apt's permission errors when there is none.
+sudo=()
+if ((EUID != 0)); then
+  command -v sudo >/dev/null 2>&1 ||
+    die "not root and sudo not found; run as root: apt-get install ${PACKAGES[*]}"
+  sudo=(sudo)
+fi
+
+say "apt-get update"
+"${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+say "apt-get install ${PACKAGES[*]}"
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" ||
+  die "apt-get install failed"
+
+# Check again: a package that installed but left a tool or the language data
+# missing (renamed package, held version) must not pass silently.
+for tool in tesseract pdftotext pdftoppm pdfinfo qpdf; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after install"
+done
+tesseract --list-langs 2>/dev/null | grep -qx eng || die "tesseract eng data still missing after install"
+say "installed ${PACKAGES[*]}"
