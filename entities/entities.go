@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jdkato/prose/v2"
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Entity labels. The structured ones carry a normalized Value.
@@ -129,6 +131,9 @@ func NewExtractor(opts ...Option) (x *Extractor, err error) {
 	for _, o := range opts {
 		o(x)
 	}
+	if !phonenumbers.GetSupportedRegions()[x.region] {
+		return nil, fmt.Errorf("entities: phone region %q: not a region libphonenumber knows", x.region)
+	}
 	if x.noModel {
 		return x, nil
 	}
@@ -146,19 +151,37 @@ func NewExtractor(opts ...Option) (x *Extractor, err error) {
 }
 
 // Extract returns the entities of one page's text, sorted by start offset.
+// Offsets count runes as Go's []rune(text) does, an invalid UTF-8 byte
+// being one rune (U+FFFD in Text).
 // Structured entities come from patterns; people, organisations and places
 // from the model, minus those that overlap a structured entity.
 func (x *Extractor) Extract(page int, text string) []Entity {
 	if !utf8.ValidString(text) {
-		// Offsets are counted in runes, so invalid bytes would shift them
-		// unpredictably; U+FFFD keeps one rune per bad byte sequence.
-		text = strings.ToValidUTF8(text, "\uFFFD")
+		text = replaceInvalid(text)
 	}
 	spans := resolve(findPatterns(text, x))
 	if !x.noModel && x.model != nil {
 		spans = append(spans, x.findNames(text, spans)...)
 	}
 	return toEntities(page, text, spans)
+}
+
+// replaceInvalid replaces each byte that is not part of valid UTF-8 with
+// U+FFFD, as Go's []rune conversion and range loops do, so that offsets
+// stay those of the caller's rune view of the text and Text is valid UTF-8.
+func replaceInvalid(text string) string {
+	var b strings.Builder
+	b.Grow(len(text) + 8)
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(text[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // span is an entity under construction, with byte offsets.
@@ -203,37 +226,59 @@ func toEntities(page int, text string, spans []span) []Entity {
 
 // Locate finds every occurrence of surface in text and returns one entity for
 // each, with rune offsets. It is for entities that arrive without offsets
-// (from an LLM): an exact match is preferred, then a case-insensitive one;
-// only whole-word occurrences count, so that "Ann" is not found in "Annual".
+// (from an LLM): exact occurrences are preferred; only if there are none are
+// case-insensitive ones (Unicode simple folding) returned. Only whole-word
+// occurrences count, so that "Ann" is not found in "Annual".
 func Locate(page int, text, label, surface, source string) []Entity {
 	surface = strings.TrimSpace(surface)
 	if surface == "" {
 		return nil
 	}
-	find := func(hay, needle string) []span {
-		var found []span
-		for off := 0; off <= len(hay)-len(needle); {
-			i := strings.Index(hay[off:], needle)
-			if i < 0 {
-				break
-			}
-			s, e := off+i, off+i+len(needle)
-			if wordBoundary(text, s, e) {
-				found = append(found, span{start: s, end: e, label: label, source: source})
-			}
-			off = e
+	var exact, folded []span
+	for i := 0; i < len(text); {
+		if e, ok := matchAt(text, i, surface, false); ok && wordBoundary(text, i, e) {
+			exact = append(exact, span{start: i, end: e, label: label, source: source})
+		} else if e, ok := matchAt(text, i, surface, true); ok && wordBoundary(text, i, e) {
+			folded = append(folded, span{start: i, end: e, label: label, source: source})
 		}
-		return found
+		_, size := utf8.DecodeRuneInString(text[i:])
+		i += size
 	}
-	spans := find(text, surface)
-	if len(spans) == 0 {
-		// Lower-casing can change byte lengths (e.g. 'İ'); only search this
-		// way when it does not, so that the offsets stay those of text.
-		if lt, ls := strings.ToLower(text), strings.ToLower(surface); len(lt) == len(text) && len(ls) == len(surface) {
-			spans = find(lt, ls)
+	if len(exact) > 0 {
+		return toEntities(page, text, exact)
+	}
+	return toEntities(page, text, folded)
+}
+
+// matchAt reports whether surface occurs in text at byte offset i, exactly or
+// up to case, and where the occurrence ends. Folding rune by rune keeps the
+// offsets those of text even where upper and lower case differ in length.
+func matchAt(text string, i int, surface string, fold bool) (int, bool) {
+	if !fold {
+		return i + len(surface), strings.HasPrefix(text[i:], surface)
+	}
+	j := i
+	for _, want := range surface {
+		if j >= len(text) {
+			return 0, false
+		}
+		got, size := utf8.DecodeRuneInString(text[j:])
+		if got != want && !equalFold(got, want) {
+			return 0, false
+		}
+		j += size
+	}
+	return j, true
+}
+
+// equalFold reports whether two runes are the same under simple case folding.
+func equalFold(a, b rune) bool {
+	for r := unicode.SimpleFold(a); r != a; r = unicode.SimpleFold(r) {
+		if r == b {
+			return true
 		}
 	}
-	return toEntities(page, text, spans)
+	return false
 }
 
 // sourceRank orders sources for Merge: a lower rank wins.

@@ -62,9 +62,10 @@ func TestInvalidUTF8(t *testing.T) {
 	text := "bad \xff\xfe bytes, then 2024-03-15 and info@example.com"
 	got := x.Extract(1, text)
 	require.Len(t, find(got, entities.LabelDate), 1)
+	runes := []rune(text) // two invalid bytes, two runes
 	for _, e := range got {
 		require.True(t, utf8.ValidString(e.Text))
-		require.Equal(t, e.End-e.Start, utf8.RuneCountInString(e.Text))
+		require.Equal(t, e.Text, string(runes[e.Start:e.End]))
 	}
 }
 
@@ -154,6 +155,9 @@ func TestOptions(t *testing.T) {
 	require.Equal(t, "+49301234567", find(got, entities.LabelPhone)[0].Value)
 	require.Equal(t, "2024-04-03", find(got, entities.LabelDate)[0].Value)
 	require.Empty(t, find(got, entities.LabelPerson), "WithoutModel finds no names")
+
+	_, err = entities.NewExtractor(entities.WithPhoneRegion("XX"))
+	require.Error(t, err)
 
 	// A US extractor does not read a German national number.
 	require.Empty(t, find(extractor(t).Extract(1, "Tel. 030 1234567"), entities.LabelPhone))
@@ -251,6 +255,11 @@ func TestLocate(t *testing.T) {
 	for _, e := range got {
 		require.Equal(t, "Ünal", string(runes[e.Start:e.End]))
 	}
+	// Folding may change a rune's byte length (K is the Kelvin sign):
+	// offsets must still be those of the text.
+	got = entities.Locate(1, "Dr. \u212Aim Lee", entities.LabelPerson, "kim lee", entities.SourceLLM)
+	require.Equal(t, []entities.Entity{{Label: "PERSON", Text: "\u212Aim Lee", Page: 1, Start: 4, End: 11, Source: "llm"}}, got)
+
 	require.Empty(t, entities.Locate(2, text, entities.LabelPerson, "Bob", entities.SourceLLM))
 	require.Empty(t, entities.Locate(2, text, entities.LabelPerson, "  ", entities.SourceLLM))
 }
