@@ -131,11 +131,13 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 	mu.Unlock()
 
 	// Heartbeat while a slow page is being read, so the heartbeat timeout
-	// measures a dead worker, not a dense page.
+	// measures a dead worker, not a dense page, and a cancellation (which
+	// arrives in a heartbeat's response) stops tesseract within a second
+	// or two. The SDK throttles what is sent.
 	stopBeat := make(chan struct{})
 	defer close(stopBeat)
 	go func() {
-		t := time.NewTicker(5 * time.Second)
+		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
