@@ -321,3 +321,29 @@ func TestDocumentJobWithLLM(t *testing.T) {
 	require.EqualValues(t, 2, v.Steps[1].Attempt, "the 429 was retried by Temporal")
 	require.EqualValues(t, 2, calls.Load(), "one request per attempt: the client library does not retry by itself")
 }
+
+// Canceling a document job stops its OCR step: the job ends CANCELED
+// before reading every page.
+func TestCancelDocumentJob(t *testing.T) {
+	var pages []testdocs.Page
+	for i := range 12 {
+		img, err := testdocs.Render([]string{fmt.Sprintf("Cancel test page %d %s", i+1, uuid.NewString()[:8]), "Lorem ipsum dolor sit amet."}, 40)
+		require.NoError(t, err)
+		pages = append(pages, testdocs.Page{Image: img})
+	}
+	d := uploadDoc(t, testdocs.PDF(pages))
+	r := call(t, stack.api.URL, http.MethodPost, "/jobs", jsonBody(t, map[string]any{"type": job.TypeDocument, "input": map[string]any{"document_id": d.ID}}), nil)
+	require.Equal(t, http.StatusAccepted, r.Status)
+	id := r.view(t).ID
+	running := waitFor(t, stack.api.URL, id, func(v job.View) bool {
+		return v.Status == job.StatusRunning && len(v.Steps) > 0 && v.Steps[0].Progress != nil && v.Steps[0].Progress.Total == 12
+	})
+	require.Equal(t, job.StepOCR, running.Steps[0].Name)
+
+	require.Equal(t, http.StatusAccepted, call(t, stack.api.URL, http.MethodDelete, "/jobs/"+id, nil, nil).Status)
+	res := waitResult(t, id)
+	require.Equal(t, string(job.StatusCanceled), res.problem(t).JobStatus)
+	v := call(t, stack.api.URL, http.MethodGet, "/jobs/"+id, nil, nil).view(t)
+	require.Equal(t, job.StatusCanceled, v.Steps[0].Status)
+	require.Len(t, v.Steps, 1, "no later step ran")
+}
