@@ -296,11 +296,7 @@ func (a *DocumentActivities) Entities(ctx context.Context, in TextInput) (job.St
 		}
 		activity.RecordHeartbeat(ctx, job.Progress{Done: int64(i + 1), Total: int64(len(texts))})
 	}
-	merged := entities.Merge(lists...)
-	all := make([]job.Entity, len(merged))
-	for i, e := range merged {
-		all[i] = job.Entity(e)
-	}
+	all := entities.Merge(lists...)
 	b, err := json.Marshal(all)
 	if err != nil {
 		return out, err

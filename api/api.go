@@ -151,14 +151,11 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, r, "type", "must be one of "+strings.Join(job.Types, ", "))
 		return
 	}
-	if ps := q.Get("page_size"); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > MaxPageSize {
-			s.badParam(w, r, "page_size", fmt.Sprintf("must be a whole number from 1 to %d", MaxPageSize))
-			return
-		}
-		req.PageSize = n
+	size, ok := s.pageSize(w, r)
+	if !ok {
+		return
 	}
+	req.PageSize = size
 	if len(req.PageToken) > 4096 {
 		s.badParam(w, r, "page_token", "is not a token this API returned")
 		return
@@ -272,6 +269,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// pageSize reads ?page_size=, answering 400 itself when it is invalid.
+func (s *Server) pageSize(w http.ResponseWriter, r *http.Request) (int, bool) {
+	ps := r.URL.Query().Get("page_size")
+	if ps == "" {
+		return DefaultPageSize, true
+	}
+	n, err := strconv.Atoi(ps)
+	if err != nil || n < 1 || n > MaxPageSize {
+		s.badParam(w, r, "page_size", fmt.Sprintf("must be a whole number from 1 to %d", MaxPageSize))
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *Server) badParam(w http.ResponseWriter, r *http.Request, name, msg string) {

@@ -110,14 +110,9 @@ func uploadedFile(r *http.Request) (io.Reader, string, error) {
 // listDocuments is GET /documents.
 func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	size := DefaultPageSize
-	if ps := q.Get("page_size"); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > MaxPageSize {
-			s.badParam(w, r, "page_size", fmt.Sprintf("must be a whole number from 1 to %d", MaxPageSize))
-			return
-		}
-		size = n
+	size, ok := s.pageSize(w, r)
+	if !ok {
+		return
 	}
 	search := q.Get("search")
 	if len(search) > 255 {

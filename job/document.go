@@ -3,6 +3,8 @@ package job
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/docket-dev/docket/entities"
 )
 
 // TypeDocument is the job type of the document pipeline.
@@ -126,16 +128,9 @@ type OCRResult struct {
 	PageTexts []PageText `json:"page_texts"`
 }
 
-// Entity is a value found in a document's text.
-type Entity struct {
-	Label  string `json:"label"`
-	Text   string `json:"text"`
-	Value  string `json:"value,omitempty"`
-	Page   int    `json:"page"`
-	Start  int    `json:"start"`
-	End    int    `json:"end"`
-	Source string `json:"source"`
-}
+// Entity is a value found in a document's text, with its page and
+// character offsets.
+type Entity = entities.Entity
 
 // EntitiesResult is the result of the entities step. Entities are inline
 // up to a limit; all of them are always at EntitiesURL.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +26,8 @@ func TestStarterRunsAJob(t *testing.T) {
 	require.NoError(t, err)
 	defer w.Stop()
 
-	bin := filepath.Join(t.TempDir(), "starter")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin, err := teststack.Build(ctx, ".", t.TempDir())
+	require.NoError(t, err)
 
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)

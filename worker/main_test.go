@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -25,9 +24,8 @@ func TestWorkerStopsGracefully(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { _ = srv.Stop() }()
 
-	bin := filepath.Join(t.TempDir(), "worker")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin, err := teststack.Build(ctx, ".", t.TempDir())
+	require.NoError(t, err)
 
 	const queue = "docket-worker-test"
 	start := func() *exec.Cmd {

@@ -203,3 +203,14 @@ func StartAPI(jobs *job.Client, docs *documents.Store) *httptest.Server {
 	s := &api.Server{Jobs: jobs, Docs: docs, Log: Logger(), CallTimeout: 5 * time.Second}
 	return httptest.NewServer(s.Handler())
 }
+
+// Build compiles the Go package in pkgDir into dir and returns the binary,
+// so that a test can run a command as a separate process.
+func Build(ctx context.Context, pkgDir, dir string) (string, error) {
+	bin := filepath.Join(dir, "cmd")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkgDir).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build %s: %w: %s", pkgDir, err, out)
+	}
+	return bin, nil
+}
