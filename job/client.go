@@ -211,28 +211,42 @@ func (c *Client) Cancel(ctx context.Context, id string) (View, error) {
 
 // Result returns a finished job's view and result. If the job has not
 // finished it waits up to wait for it; ErrNotFinished (with the view)
-// means there is no result to give.
+// means there is no result to give. The view is what Temporal's own records
+// say (no status query, no steps): a result is read on the hot path of
+// every client, and the query would cost a round trip through a worker.
 func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (View, json.RawMessage, error) {
-	v, err := c.Get(ctx, id)
+	desc, err := c.describe(ctx, id)
 	if err != nil {
 		return View{}, nil, err
 	}
-	if !v.Status.Terminal() && wait > 0 {
+	v := summaryOf(desc.GetWorkflowExecutionInfo())
+	runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	run := c.Temporal.GetWorkflow(ctx, id, runID)
+	var raw json.RawMessage
+	if !v.Status.Terminal() {
+		if wait <= 0 {
+			return v, nil, ErrNotFinished
+		}
+		// One long poll returns the result itself as soon as the job ends.
 		waitCtx, cancel := context.WithTimeout(ctx, wait)
-		err := c.Temporal.GetWorkflow(waitCtx, id, "").GetWithOptions(waitCtx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+		err := run.Get(waitCtx, &raw)
 		cancel()
-		if err != nil && ctx.Err() != nil {
+		if err == nil {
+			v.Status = StatusSucceeded
+			return v, raw, nil
+		}
+		if ctx.Err() != nil {
 			return View{}, nil, ctx.Err()
 		}
-		if v, err = c.Get(ctx, id); err != nil {
+		if desc, err = c.describe(ctx, id); err != nil {
 			return View{}, nil, err
 		}
+		v = summaryOf(desc.GetWorkflowExecutionInfo())
 	}
 	if v.Status != StatusSucceeded {
 		return v, nil, ErrNotFinished
 	}
-	var raw json.RawMessage
-	if err := c.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &raw); err != nil {
+	if err := run.Get(ctx, &raw); err != nil {
 		return View{}, nil, fmt.Errorf("read result of job %s: %w", id, classify(err))
 	}
 	return v, raw, nil
