@@ -67,7 +67,9 @@ type Store struct {
 func Open(ctx context.Context, url string) (*Store, error) {
 	b, err := blob.OpenBucket(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("open blob store %q: %w", redact(url), err)
+		// The driver's message repeats the URL, whose query may carry
+		// credentials: keep only the redacted form.
+		return nil, fmt.Errorf("open blob store %q: %s", redact(url), strings.ReplaceAll(err.Error(), url, redact(url)))
 	}
 	return &Store{Bucket: b}, nil
 }
