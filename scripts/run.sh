@@ -23,6 +23,9 @@ done
 
 pids=()
 stop() {
+  # Ignore SIGPIPE first: with `make run | tee`, Ctrl-C ends tee too, and
+  # the next echo would kill this script before it stopped anything.
+  trap '' PIPE
   trap - INT TERM EXIT
   echo
   echo "stopping..."
