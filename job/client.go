@@ -260,7 +260,9 @@ type ListRequest struct {
 	PageToken string
 }
 
-// List returns one page of jobs, newest first, from Temporal visibility:
+// List returns one page of jobs from Temporal visibility, in its order (running
+// jobs first, then closed ones by close time, most recent first; SQL
+// visibility accepts no ORDER BY):
 // jobs started by the starter or the temporal CLI are listed too. The
 // views carry what visibility knows: no steps and no input.
 func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, error) {
