@@ -58,6 +58,14 @@ func CLIPath() (string, error) {
 	}
 }
 
+// DynamicConfig is the dev server tuning `make run` uses (scripts/run.sh):
+// no 50 ms wait per workflow hop, with the same durability.
+var DynamicConfig = []string{
+	"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+	"--dynamic-config-value", "history.visibilityProcessorMaxPollRPS=1000",
+	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+}
+
 // Server is a Temporal dev server started for tests.
 type Server struct {
 	dev *testsuite.DevServer
@@ -79,9 +87,10 @@ func StartServer(ctx context.Context) (*Server, error) {
 		SearchAttributes: temporal.NewSearchAttributes(
 			temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute).ValueSet(""),
 		),
-		LogLevel: "error",
-		Stdout:   io.Discard,
-		Stderr:   io.Discard,
+		LogLevel:  "error",
+		ExtraArgs: DynamicConfig,
+		Stdout:    io.Discard,
+		Stderr:    io.Discard,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start dev server: %w", err)

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+)
+
+var jobIDPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// diagnose describes the job an error names, for the report: its history
+// events with their times and what is pending. It is how a stuck job is
+// explained after the fact.
+func diagnose(ctx context.Context, c client.Client, err error) string {
+	id := jobIDPattern.FindString(err.Error())
+	if id == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s:", id)
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var first time.Time
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			fmt.Fprintf(&b, " (history: %v)", err)
+			break
+		}
+		t := e.GetEventTime().AsTime()
+		if first.IsZero() {
+			first = t
+		}
+		fmt.Fprintf(&b, " %s +%s ms;", strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"), ms(t.Sub(first)))
+	}
+	if d, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil {
+		if wt := d.GetPendingWorkflowTask(); wt != nil {
+			fmt.Fprintf(&b, " pending workflow task: %s, attempt %d, scheduled +%s ms", wt.GetState(), wt.GetAttempt(),
+				ms(wt.GetScheduledTime().AsTime().Sub(first)))
+		}
+		for _, pa := range d.GetPendingActivities() {
+			fmt.Fprintf(&b, " pending activity %s: %s, attempt %d", pa.GetActivityType().GetName(), pa.GetState(), pa.GetAttempt())
+		}
+	}
+	return b.String()
+}
