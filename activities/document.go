@@ -125,10 +125,10 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 		progress.Pages = sortedRefs(done)
 		activity.RecordHeartbeat(ctx, progress)
 	}
-	record(PageRef{}) // heartbeat the total at once
-	mu.Lock()
-	delete(done, 0)
-	mu.Unlock()
+	// Heartbeat the total (and any pages resumed) at once.
+	progress.Done = int64(len(done))
+	progress.Pages = sortedRefs(done)
+	activity.RecordHeartbeat(ctx, progress)
 
 	// Heartbeat while a slow page is being read, so the heartbeat timeout
 	// measures a dead worker, not a dense page, and a cancellation (which

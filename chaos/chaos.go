@@ -6,7 +6,8 @@
 //
 //  1. a worker is killed with SIGKILL in the middle of long sum activities:
 //     the jobs complete on the other worker, and each resumes from its last
-//     heartbeat rather than from the start;
+//     heartbeat rather than from the start; then the same for the OCR of a
+//     multi-page scanned PDF, which resumes from the pages it recorded;
 //  2. the Temporal server is stopped and restarted while jobs run: every
 //     accepted job reaches a terminal state;
 //  3. an API replica is killed with SIGKILL while clients submit through
@@ -57,6 +58,11 @@ type Scale struct {
 	// Scenario 1: jobs running when a worker is killed, and their work time.
 	KillJobs   int
 	KillWorkMS int64
+	// Scenario 1's document case: pages of the scanned PDF whose OCR is
+	// interrupted, and their text size in pixels per em (0 pages: no
+	// document case).
+	DocPages int
+	DocPx    float64
 	// Scenario 2: jobs running when the server stops, their work time, how
 	// long the server stays down, and jobs submitted while it is down.
 	RestartJobs     int
@@ -76,7 +82,7 @@ type Scale struct {
 // FullScale is what `make chaos` runs against the cluster.
 func FullScale() Scale {
 	return Scale{
-		KillJobs: 6, KillWorkMS: 20000,
+		KillJobs: 6, KillWorkMS: 20000, DocPages: 12, DocPx: 40,
 		RestartJobs: 8, RestartWorkMS: 10000, ServerDown: 15 * time.Second, DownSubmissions: 4,
 		APIClients: 6, APIJobsPerClient: 15,
 		WorkersDown: 30 * time.Second, QueuedJobs: 12,
@@ -87,7 +93,7 @@ func FullScale() Scale {
 // ShortScale is the run of `make test`.
 func ShortScale() Scale {
 	return Scale{
-		KillJobs: 4, KillWorkMS: 8000,
+		KillJobs: 4, KillWorkMS: 8000, DocPages: 8, DocPx: 36,
 		RestartJobs: 4, RestartWorkMS: 5000, ServerDown: 6 * time.Second, DownSubmissions: 2,
 		APIClients: 3, APIJobsPerClient: 6,
 		WorkersDown: 12 * time.Second, QueuedJobs: 6,

@@ -33,6 +33,7 @@ const sumEnd = 1_000_000
 // must complete, those of the killed worker on the other worker, and each
 // of those must resume from its last heartbeat: the attempt that completed
 // it must have taken less time than the work left at the start would need.
+// Then it does the same to a document job's OCR (documentResumed).
 func (r *runner) workerKilled(ctx context.Context) Result {
 	var res Result
 	s := r.cfg.Scale
@@ -229,6 +230,9 @@ func (r *runner) workerKilled(ctx context.Context) Result {
 	res.Notes = append(res.Notes, fmt.Sprintf("%d of %d jobs of the killed worker resumed from their last heartbeat on %s", resumed, len(victimIDs), survivor))
 	if len(victimIDs) == 0 {
 		res.Problems = append(res.Problems, "the killed worker ran no job")
+	}
+	if s.DocPages > 0 {
+		res = r.documentResumed(ctx, res)
 	}
 	return res
 }
