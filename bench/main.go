@@ -177,7 +177,7 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 	fmt.Println()
 
 	// Order of execution: the latency floor first on its own quiet servers,
-	// then the main stack (footprint idle, trivial jobs, the document probe,
+	// then the main stack (footprint idle, trivial jobs, the OCR pipeline,
 	// then the accept path, which leaves many unpolled workflows behind),
 	// then the storage comparison on servers of its own.
 	all := []scenario{
@@ -262,7 +262,7 @@ func header(set Settings, cli string, started time.Time) []string {
 		"- **Servers:** `temporal server start-dev --headless` (one history shard), search attribute DocketStatus registered. " +
 			"Main server (scenarios 1, 2, 5, 6): SQLite file with `journal_mode=wal`, `synchronous=NORMAL` as `make run` uses, plus the tuning proposed in scenario 3: " +
 			"`" + strings.Join(tuningFast.Values, "`, `") + "`.",
-		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings, `DOCKET_LOG_LEVEL=warn`; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`).",
+		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`).",
 		fmt.Sprintf("- **Trivial job:** `%s`", trivialBody),
 	}
 }

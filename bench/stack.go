@@ -179,6 +179,10 @@ func (e *Env) StartStack(ctx context.Context, s *Server, taskQueue string, withW
 		"DOCKET_LOG_LEVEL=warn",
 	}
 	tag := s.Name + "-" + taskQueue
+	// The worker and the API share a blob store (uploaded documents, page
+	// texts) in the scratch folder, not the repository's .data; the worker
+	// OCRs as many documents at once as scenario 5's raw tesseract runs.
+	env = append(env, "DOCKET_DATA_DIR="+filepath.Join(e.Dir, "data-"+tag), fmt.Sprintf("DOCKET_OCR_CONCURRENCY=%d", ocrConcurrency()))
 	if withWorker {
 		w, err := startProc("worker-"+tag, filepath.Join(e.Dir, "worker-"+tag+".log"), env, filepath.Join(e.Bin, "worker"))
 		if err != nil {
