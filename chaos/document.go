@@ -239,38 +239,23 @@ func stepNamed(v job.View, name string) *job.Step {
 // checkPages reads a document job's result and says whether it has every
 // page, each with its marker.
 func (r *runner) checkPages(ctx context.Context, id string, markers []string) string {
-	for i := range r.api.urls {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.api.urls[i]+"/jobs/"+url.PathEscape(id)+"/results", nil)
-		if err != nil {
-			return err.Error()
-		}
-		resp, err := r.api.http.Do(req)
-		if err != nil {
-			continue
-		}
-		var out struct {
-			Result job.DocumentResult `json:"result"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return fmt.Sprintf("unreadable (HTTP %d)", resp.StatusCode)
-		}
-		if out.Result.Pages != len(markers) || len(out.Result.PageTexts) != len(markers) {
-			return fmt.Sprintf("WRONG: %d pages and %d page texts, want %d", out.Result.Pages, len(out.Result.PageTexts), len(markers))
-		}
-		var wrong []string
-		for i, pt := range out.Result.PageTexts {
-			if pt.Page != i+1 || !strings.Contains(strings.ToLower(pt.Text), markers[i]) {
-				wrong = append(wrong, fmt.Sprintf("page %d (%s): %.60q", pt.Page, pt.Method, pt.Text))
-			}
-		}
-		if len(wrong) > 0 {
-			return fmt.Sprintf("WRONG: %d of %d pages lack their marker: %s", len(wrong), len(markers), joinLimited(wrong, 3))
-		}
-		return "correct"
+	out, problem := readResult[job.DocumentResult](ctx, r, id)
+	if problem != "" {
+		return problem
 	}
-	return "unreadable: no replica answered"
+	if out.Result.Pages != len(markers) || len(out.Result.PageTexts) != len(markers) {
+		return fmt.Sprintf("WRONG: %d pages and %d page texts, want %d", out.Result.Pages, len(out.Result.PageTexts), len(markers))
+	}
+	var wrong []string
+	for i, pt := range out.Result.PageTexts {
+		if pt.Page != i+1 || !strings.Contains(strings.ToLower(pt.Text), markers[i]) {
+			wrong = append(wrong, fmt.Sprintf("page %d (%s): %.60q", pt.Page, pt.Method, pt.Text))
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Sprintf("WRONG: %d of %d pages lack their marker: %s", len(wrong), len(markers), joinLimited(wrong, 3))
+	}
+	return "correct"
 }
 
 // upload POSTs a document's bytes to POST /documents, moving to the next

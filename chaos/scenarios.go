@@ -268,31 +268,40 @@ func (r *runner) retryCause(ctx context.Context, id string) string {
 	return "history: no ActivityTaskStarted"
 }
 
-// checkSum reads a sum job's result and says whether it is the right one.
-func (r *runner) checkSum(ctx context.Context, id string, end int64) string {
+// readResult reads a finished job's result from the first replica that
+// answers; problem says why it could not.
+func readResult[T any](ctx context.Context, r *runner, id string) (out struct {
+	Result T `json:"result"`
+}, problem string) {
 	for i := range r.api.urls {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.api.urls[i]+"/jobs/"+url.PathEscape(id)+"/results", nil)
 		if err != nil {
-			return err.Error()
+			return out, err.Error()
 		}
 		resp, err := r.api.http.Do(req)
 		if err != nil {
 			continue
 		}
-		var out struct {
-			Result job.SumResult `json:"result"`
-		}
 		err = json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			return fmt.Sprintf("unreadable (HTTP %d)", resp.StatusCode)
+			return out, fmt.Sprintf("unreadable (HTTP %d)", resp.StatusCode)
 		}
-		if out.Result.Sum != sumOf(end) || out.Result.Count != end {
-			return fmt.Sprintf("WRONG: sum %d count %d, want %d and %d", out.Result.Sum, out.Result.Count, sumOf(end), end)
-		}
-		return "correct"
+		return out, ""
 	}
-	return "unreadable: no replica answered"
+	return out, "unreadable: no replica answered"
+}
+
+// checkSum reads a sum job's result and says whether it is the right one.
+func (r *runner) checkSum(ctx context.Context, id string, end int64) string {
+	out, problem := readResult[job.SumResult](ctx, r, id)
+	if problem != "" {
+		return problem
+	}
+	if out.Result.Sum != sumOf(end) || out.Result.Count != end {
+		return fmt.Sprintf("WRONG: sum %d count %d, want %d and %d", out.Result.Sum, out.Result.Count, sumOf(end), end)
+	}
+	return "correct"
 }
 
 // --- scenario 2 ------------------------------------------------------------
