@@ -125,12 +125,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/jobs/"+v.ID)
-	status := http.StatusAccepted
-	if !created {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, v)
+	writeMade(w, "/jobs/"+v.ID, created, http.StatusAccepted, v)
 }
 
 // JobList is the body of GET /jobs.

@@ -59,12 +59,7 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the document could not be stored; try again shortly", nil)
 		return
 	}
-	w.Header().Set("Location", "/documents/"+d.ID)
-	status := http.StatusCreated
-	if !created {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, d)
+	writeMade(w, "/documents/"+d.ID, created, http.StatusCreated, d)
 }
 
 func (s *Server) documentTooLarge(w http.ResponseWriter, r *http.Request) {

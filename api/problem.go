@@ -46,3 +46,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// writeMade answers a request that creates a resource, or finds the one an
+// earlier identical request created: status when new, 200 when not, and
+// Location either way.
+func writeMade(w http.ResponseWriter, location string, created bool, status int, v any) {
+	w.Header().Set("Location", location)
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, v)
+}
