@@ -40,7 +40,7 @@ func run() error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := config.Dial(log, config.Identity("starter"), false)
+	c, err := cfg.Dial(log, config.Identity("starter"), false)
 	if err != nil {
 		return err
 	}

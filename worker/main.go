@@ -38,7 +38,7 @@ func run() error {
 	log := cfg.Logger()
 	slog.SetDefault(log)
 	identity := config.Identity("worker")
-	c, err := config.Dial(log, identity, false)
+	c, err := cfg.Dial(log, identity, false)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func run() error {
 	}
 	log := cfg.Logger()
 	slog.SetDefault(log)
-	c, err := config.Dial(log, config.Identity("api"), true)
+	c, err := cfg.Dial(log, config.Identity("api"), true)
 	if err != nil {
 		return err
 	}
