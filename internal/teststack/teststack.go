@@ -64,6 +64,8 @@ var DynamicConfig = []string{
 	"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 	"--dynamic-config-value", "history.visibilityProcessorMaxPollRPS=1000",
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+	"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+	"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 }
 
 // Server is a Temporal dev server started for tests.
