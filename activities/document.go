@@ -55,6 +55,10 @@ type DocumentActivities struct {
 	Parallelism int
 	// TempDir holds a document's copy while the tools read it.
 	TempDir string
+	// BeatEvery is how often OCR heartbeats while a page is being read
+	// (0: every second); the SDK sends at most one heartbeat per
+	// DOCKET_HEARTBEAT_INTERVAL whatever this says.
+	BeatEvery time.Duration
 }
 
 // OCRInput is the input of the ocr activity.
@@ -123,12 +127,21 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 		done[ref.Page] = ref
 		progress.Done = int64(len(done))
 		progress.Pages = sortedRefs(done)
-		activity.RecordHeartbeat(ctx, progress)
+		// After the last page the completion follows at once and carries
+		// every page: a heartbeat would only cost the server a write.
+		if progress.Done < progress.Total {
+			activity.RecordHeartbeat(ctx, progress)
+		}
 	}
-	// Heartbeat the total (and any pages resumed) at once.
 	progress.Done = int64(len(done))
 	progress.Pages = sortedRefs(done)
-	activity.RecordHeartbeat(ctx, progress)
+	if len(done) > 0 {
+		// Keep the resumed pages on record at once, in case this attempt
+		// dies too. Otherwise the total goes out with the first page or
+		// the first tick below, whichever comes first: a document read in
+		// under a second then costs no heartbeat at all.
+		activity.RecordHeartbeat(ctx, progress)
+	}
 
 	// Heartbeat while a slow page is being read, so the heartbeat timeout
 	// measures a dead worker, not a dense page, and a cancellation (which
@@ -137,7 +150,11 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 	stopBeat := make(chan struct{})
 	defer close(stopBeat)
 	go func() {
-		t := time.NewTicker(time.Second)
+		every := a.BeatEvery
+		if every <= 0 {
+			every = time.Second
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
@@ -145,7 +162,9 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 				return
 			case <-t.C:
 				mu.Lock()
-				activity.RecordHeartbeat(ctx, progress)
+				if progress.Done < progress.Total {
+					activity.RecordHeartbeat(ctx, progress)
+				}
 				mu.Unlock()
 			}
 		}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -114,4 +116,34 @@ func TestOCRBadDocumentIsNotRetryable(t *testing.T) {
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, job.ErrDocumentNotFound, appErr.Type())
 	require.True(t, appErr.NonRetryable())
+}
+
+// OCR heartbeats only what a retry needs: not the bare total before any
+// page is read, and not the last page (the completion follows at once and
+// carries every page), so a one-page document read within a second costs
+// the server no heartbeat at all.
+func TestOCRHeartbeatsOnlyWhatARetryNeeds(t *testing.T) {
+	a, store := docActivities(t)
+	a.Parallelism = 1
+	a.BeatEvery = time.Hour // only the pages' own heartbeats
+	d, _, err := store.Put(context.Background(), strings.NewReader(string(scannedPDF(t, 3))), "scan.pdf", 1<<20)
+	require.NoError(t, err)
+
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: activities.NameOCR})
+	var done []int64
+	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
+		var p activities.OCRProgress
+		require.NoError(t, details.Get(&p))
+		require.EqualValues(t, 3, p.Total)
+		require.Len(t, p.Pages, int(p.Done))
+		done = append(done, p.Done)
+	})
+	_, err = env.ExecuteActivity(activities.NameOCR, activities.OCRInput{JobID: "job-hb", DocumentID: d.ID, Language: "eng"})
+	require.NoError(t, err)
+	// The SDK sends the first heartbeat at once and throttles the rest.
+	require.NotEmpty(t, done)
+	require.EqualValues(t, 1, done[0])
+	require.NotContains(t, done, int64(3))
 }
