@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-dev/docket/internal/testdocs"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -63,7 +64,7 @@ func TestSniffGeneratedDocuments(t *testing.T) {
 	for media, data := range map[string][]byte{
 		ocr.MediaPNG:  encodePNG(t, img),
 		ocr.MediaJPEG: encodeJPEG(t, img),
-		ocr.MediaTIFF: encodeTIFF(binary.LittleEndian, []tiffPage{{img: img}}),
+		ocr.MediaTIFF: testdocs.TIFF(binary.LittleEndian, []testdocs.TIFFPage{{Img: img}}),
 		ocr.MediaPDF:  makePDF(t, []pdfPage{{text: textA}}),
 	} {
 		require.Equal(t, media, ocr.Sniff(data[:min(len(data), ocr.SniffLen)]))
@@ -83,8 +84,8 @@ func TestInspect(t *testing.T) {
 	}{
 		{"png", writeFile(t, "a.png", encodePNG(t, img)), ocr.MediaPNG, 1, false},
 		{"jpeg", writeFile(t, "a.jpg", encodeJPEG(t, img)), ocr.MediaJPEG, 1, false},
-		{"single-page tiff", writeFile(t, "a.tif", encodeTIFF(binary.LittleEndian, []tiffPage{{img: img}})), ocr.MediaTIFF, 1, false},
-		{"three-page tiff, big endian", writeFile(t, "b.tif", encodeTIFF(binary.BigEndian, []tiffPage{{img: img}, {img: img}, {img: img}})), ocr.MediaTIFF, 3, false},
+		{"single-page tiff", writeFile(t, "a.tif", testdocs.TIFF(binary.LittleEndian, []testdocs.TIFFPage{{Img: img}})), ocr.MediaTIFF, 1, false},
+		{"three-page tiff, big endian", writeFile(t, "b.tif", testdocs.TIFF(binary.BigEndian, []testdocs.TIFFPage{{Img: img}, {Img: img}, {Img: img}})), ocr.MediaTIFF, 3, false},
 		{"text pdf", textPDF, ocr.MediaPDF, 2, false},
 		{"image pdf", writeFile(t, "img.pdf", makePDF(t, []pdfPage{{img: img}, {img: img}, {img: img}})), ocr.MediaPDF, 3, false},
 		{"pdf with owner password only", encryptPDF(t, textPDF, ""), ocr.MediaPDF, 2, true},
@@ -107,7 +108,7 @@ func TestBadDocuments(t *testing.T) {
 	img := renderText(t, textA, 24)
 	pngData := encodePNG(t, img)
 	jpegData := encodeJPEG(t, img)
-	tiffData := encodeTIFF(binary.LittleEndian, []tiffPage{{img: img}, {img: img}})
+	tiffData := testdocs.TIFF(binary.LittleEndian, []testdocs.TIFFPage{{Img: img}, {Img: img}})
 	pdfData := makePDF(t, []pdfPage{{text: textA}, {img: img}})
 	pdfPath := writeFile(t, "ok.pdf", pdfData)
 
@@ -130,7 +131,7 @@ func TestBadDocuments(t *testing.T) {
 		{"tiff truncated", writeFile(t, "cut.tif", tiffData[:len(tiffData)/2]), ocr.MediaTIFF, ocr.KindUnreadable},
 		{"tiff header only", writeFile(t, "hdr.tif", []byte("II*\x00\x00\x10\x00\x00")), ocr.MediaTIFF, ocr.KindUnreadable},
 		{"tiff without pages", writeFile(t, "nopages.tif", []byte("II*\x00\x00\x00\x00\x00")), ocr.MediaTIFF, ocr.KindEmpty},
-		{"tiff of 100000x100000", writeFile(t, "huge.tif", encodeTIFF(binary.LittleEndian, []tiffPage{{w: 100_000, h: 100_000}})), ocr.MediaTIFF, ocr.KindTooLarge},
+		{"tiff of 100000x100000", writeFile(t, "huge.tif", testdocs.TIFF(binary.LittleEndian, []testdocs.TIFFPage{{W: 100_000, H: 100_000}})), ocr.MediaTIFF, ocr.KindTooLarge},
 		{"empty file", writeFile(t, "empty.pdf", nil), ocr.MediaPDF, ocr.KindEmpty},
 		{"png content called pdf", writeFile(t, "png.pdf", pngData), ocr.MediaPDF, ocr.KindUnreadable},
 		{"text file called png", writeFile(t, "list.png", []byte("/etc/passwd\n")), ocr.MediaPNG, ocr.KindUnreadable},
@@ -209,7 +210,7 @@ func TestPageRange(t *testing.T) {
 		{"page 0", writeFile(t, "a.png", encodePNG(t, img)), ocr.MediaPNG, 0},
 		{"page 2 of an image", writeFile(t, "b.png", encodePNG(t, img)), ocr.MediaPNG, 2},
 		{"page 3 of 2 (pdf)", writeFile(t, "a.pdf", makePDF(t, []pdfPage{{text: textA}, {text: textB}})), ocr.MediaPDF, 3},
-		{"page 3 of 2 (tiff)", writeFile(t, "a.tif", encodeTIFF(binary.LittleEndian, []tiffPage{{img: img}, {img: img}})), ocr.MediaTIFF, 3},
+		{"page 3 of 2 (tiff)", writeFile(t, "a.tif", testdocs.TIFF(binary.LittleEndian, []testdocs.TIFFPage{{Img: img}, {Img: img}})), ocr.MediaTIFF, 3},
 	}
 	var e ocr.Engine
 	for _, tt := range tests {
@@ -249,7 +250,7 @@ func TestPageTextAccuracy(t *testing.T) {
 			text: []string{"Scanned with CamScanner"}, img: pageB,
 			size: [2]float64{float64(pageB.Rect.Dx()) * 72 / 300, float64(pageB.Rect.Dy())*72/300 + 30},
 		}}))
-		tiff = writeFile(t, "pages.tif", encodeTIFF(binary.BigEndian, []tiffPage{{img: pageA}, {img: pageB}, {img: pageC}}))
+		tiff = writeFile(t, "pages.tif", testdocs.TIFF(binary.BigEndian, []testdocs.TIFFPage{{Img: pageA}, {Img: pageB}, {Img: pageC}}))
 	)
 	stamped := append([]string{"Scanned with CamScanner"}, textB...)
 	// A quarter of page A's pixels at 300 DPI: it is rasterised at about
