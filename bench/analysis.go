@@ -18,14 +18,22 @@ func analysis(b *Bench) *Section {
 			"That reader is rate limited by `history.transferProcessorMaxPollRPS`, default 20 reads per second per shard with a burst of 20, and the dev server has a single history shard. "+
 			"While jobs run back to back the burst is spent and every read waits for the next token: one task dispatch every 1/20 s = 50 ms. "+
 			"Eager workflow start skips the transfer queue for the first workflow task (hence 5 ms in the issue); eager activity execution would skip it for activities, but the server ignores the SDK's "+
-			"eager request unless `system.enableActivityEagerExecution` is true, which it is not by default. In this run, on `make run`'s configuration, the gaps were %s ms (start → first workflow task), "+
-			"%s ms (activity scheduled → started) and %s ms (activity done → second workflow task) at p50; with the tuning %s, %s and %s ms.",
+			"eager request unless `system.enableActivityEagerExecution` is true, which it is not by default. In this run, with Temporal's defaults, the gaps were %s ms (start → first workflow task), "+
+			"%s ms (activity scheduled → started) and %s ms (activity done → second workflow task) at p50; with `make run`'s settings %s, %s and %s ms.",
 			ms(f.todayHops[hopNames[0]].P(0.5)), ms(f.todayHops[hopNames[2]].P(0.5)), ms(f.todayHops[hopNames[4]].P(0.5)),
 			ms(f.hops[hopNames[0]].P(0.5)), ms(f.hops[hopNames[2]].P(0.5)), ms(f.hops[hopNames[4]].P(0.5)))
-		sec.Para("**The fix keeps durability.** The rate limit only paces reads of tasks that are already committed, and an eager activity's start is recorded in the same transaction that completes the workflow task, "+
-			"so neither setting changes what is written or when, and the SQLite file keeps `make run`'s WAL and `synchronous=NORMAL`. Proposed for `make run` (scripts/run.sh): %s. "+
-			"One-activity `sum` job p50 on `make run`'s storage: Docket API %s → %s ms, bare SDK %s → %s ms.",
-			joinCode(dcFlags(tuningFast)), ms(f.todayAPI), ms(f.api), ms(f.todaySDK), ms(f.sdk))
+		st := &Table{Header: []string{"settings (each adds to the row above)", "Docket API p50 ms", "bare SDK p50 ms", "server: start → closed p50 ms", "closed → result at the client p50 ms"}}
+		for _, x := range f.steps {
+			st.Add(x.label, ms(x.api), ms(x.sdk), ms(x.closed), ms(x.result))
+		}
+		sec.Para("**What each of `make run`'s settings does** (scenario 3's rows, one setting added per row; the file keeps WAL and `synchronous=NORMAL` throughout):")
+		sec.Table(st)
+		sec.Para("**None of them changes durability.** The rate limits only pace reads of tasks that are already committed, and an eager activity's start is recorded in the same transaction that completes the workflow task, "+
+			"so these settings change neither what is written nor when. One partition per task queue (the default is four) means a queue's few pollers all wait on the partition every task lands on: "+
+			"with four, a task on a partition where no poller waits is forwarded or backlogged while another partition's poller idles, which matters most for the OCR queue's two slots (scenario 5). "+
+			"A queue that needs more than one partition's throughput needs more than the one-shard dev server anyway. "+
+			"The page cache (`cache_size=-65536`: 64 MiB, SQLite's default is 2 MiB) is memory: the dev server keeps one SQLite connection, and every page evicted from its small default cache is a read syscall on the next transaction. "+
+			"`make run` (scripts/run.sh) starts the dev server with %s and %s.", joinCode(dcFlags(tuningFast)), joinCode(pragmaFlags(storageMakeRun)))
 		per := func(op string) (float64, string) {
 			v := f.ops[op]
 			if v.N == 0 {
@@ -43,13 +51,15 @@ func analysis(b *Bench) *Section {
 				"Reading the status from the describe alone, passing its run id to `GetWorkflow` and taking the result from the long poll itself removes them.",
 				dN, dMs, qN, qMs, pN)
 		} else {
-			sec.Para("**Between the API and the bare SDK** (p50 %s against %s ms on the proposed configuration) there is little left: the result read costs "+
+			sec.Para("**Between the API and the bare SDK** (p50 %s against %s ms on `make run`'s configuration) there is little left: the result read costs "+
 				"%.1f `DescribeWorkflowExecution` (%s ms) and %.1f history long poll per job, the SDK's `Get` one long poll; `POST /jobs` takes %s ms at p50 "+
 				"where `ExecuteWorkflow` takes %s ms (the HTTP hop, the request's validation, and the search attribute and memo the job carries).",
 				ms(f.api), ms(f.sdk), dN, dMs, pN, ms(f.post), ms(f.exec))
 		}
-		sec.Para("**The sum step itself** heartbeats after its only slice even with work_ms 0: %.1f `RecordActivityTaskHeartbeat` per job, %s ms each, synchronous in the SDK for the first heartbeat. "+
-			"Skipping the heartbeat when the slice is the last one (the completion follows at once) removes that round trip from every job.", hN, hMs)
+		if hN >= 0.5 {
+			sec.Para("**The sum step itself** heartbeats after its only slice even with work_ms 0: %.1f `RecordActivityTaskHeartbeat` per job, %s ms each, synchronous in the SDK for the first heartbeat. "+
+				"Skipping the heartbeat when the slice is the last one (the completion follows at once) removes that round trip from every job.", hN, hMs)
+		}
 	}
 	for _, p := range b.Profiles {
 		if p.err != nil {
@@ -70,14 +80,22 @@ func analysis(b *Bench) *Section {
 	}
 	if len(gz) > 0 {
 		sec.Para("**gzip on loopback.** `compress/flate` takes %s: Temporal Go SDK 1.50 gzips every request by default (`client.ConnectionOptions.GrpcCompression`), "+
-			"and the server answers in kind. Between processes on one host that buys nothing; `GrpcCompression: &client.GrpcCompressionNone{}` in `config.Dial` "+
-			"(or a `DOCKET_GRPC_COMPRESSION=none` setting for deployments where the server is local) saves that CPU in the API and the worker.", strings.Join(gz, ", "))
+			"and the server answers in kind. Docket's processes turn it off for a loopback server (`DOCKET_GRPC_COMPRESSION=auto`, the default); check that the variable is not set to gzip here.", strings.Join(gz, ", "))
 	}
 	sec.Para("**Throughput** is bounded by the dev server's CPU (scenario 6: its CPU seconds per 1,000 jobs dwarf the API's and the worker's): every job costs SQLite transactions for the execution, " +
 		"its history, its tasks and three visibility rows (start, Docket's `DocketStatus` upsert, close), each statement parsed afresh by the pure-Go SQLite " +
 		"(`modernc.org/sqlite/lib` and the visibility task executor in the server's profile). Scenario 2's *SDK, Docket's start options* row separates what Docket's job model costs Temporal " +
 		"(execution timeout timer, search attribute, memo) from what the API process adds.")
 	return sec
+}
+
+// pragmaFlags spells a storage's pragmas as start-dev flags.
+func pragmaFlags(st Storage) []string {
+	var out []string
+	for _, p := range st.Pragmas {
+		out = append(out, fmt.Sprintf("--sqlite-pragma %s", p))
+	}
+	return out
 }
 
 // dcFlags spells a tuning as start-dev flags.

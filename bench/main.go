@@ -70,7 +70,7 @@ func settings(short bool) Settings {
 		AcceptRamp:   []float64{300, 400, 600, 800, 1200, 1600},
 		AcceptBisect: 2, AcceptMaxP99: 500 * time.Millisecond, AcceptInFlite: 2000, AcceptPause: 300 * time.Millisecond,
 		TrivialBlocks: 4, TrivialJobs: 150, TrivialConc: 16,
-		FloorRounds: 2, FloorBlock: 40, FloorSkip: 10,
+		FloorRounds: 3, FloorBlock: 40, FloorSkip: 10,
 		DurabilityBlocks: 1, DurabilityJobs: 100,
 	}
 }
@@ -238,10 +238,10 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 }
 
 // startMain starts the server that scenarios 1, 2, 5 and 6 share, with the
-// storage `make run` uses and the proposed tuning, and a worker and an API
-// on task queue docket.
+// storage and tuning `make run` uses, and a worker and an API on task
+// queue docket.
 func startMain(ctx context.Context, b *Bench) (*Stack, error) {
-	s, err := b.Env.StartServer(ctx, "main", storageFileWAL, tuningFast)
+	s, err := b.Env.StartServer(ctx, "main", storageMakeRun, tuningFast)
 	if err != nil {
 		return nil, err
 	}
@@ -260,9 +260,9 @@ func header(set Settings, cli string, started time.Time) []string {
 		fmt.Sprintf("- **Versions:** %s, Temporal Go SDK %s, `%s`", runtime.Version(), sdkVersion(), serverVersion(cli)),
 		fmt.Sprintf("- **Mode:** %s", mode),
 		"- **Servers:** `temporal server start-dev --headless` (one history shard), search attribute DocketStatus registered. " +
-			"Main server (scenarios 1, 2, 5, 6): SQLite file with `journal_mode=wal`, `synchronous=NORMAL` as `make run` uses, plus the tuning proposed in scenario 3: " +
-			"`" + strings.Join(tuningFast.Values, "`, `") + "`.",
-		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`).",
+			"Main server (scenarios 1, 2, 5, 6): as `make run` starts it (scripts/run.sh), a SQLite file with " + joinCode(storageMakeRun.Pragmas) +
+			" and the dynamic config of scenario 3: " + joinCode(tuningFast.Values) + ".",
+		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings (so `DOCKET_GRPC_COMPRESSION=auto`: no gzip to a loopback server) except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`), also without gzip, so that the comparisons measure Docket rather than compression.",
 		fmt.Sprintf("- **Trivial job:** `%s`", trivialBody),
 	}
 }

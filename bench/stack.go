@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,11 @@ var (
 		Risk: "nothing short of disk loss: rollback journal, fsync on every commit (synchronous=FULL)"}
 	storageFileWAL = Storage{Name: "sqlite-wal-normal", File: true, Pragmas: []string{"journal_mode=wal", "synchronous=NORMAL"},
 		Risk: "a crash of the server process loses nothing; an OS crash or power loss can lose the last commits (WAL is fsynced only at checkpoints); the file stays consistent"}
+	// storageMakeRun is scripts/run.sh's: WAL with synchronous=NORMAL and
+	// a 64 MiB page cache (SQLite's default is 2 MiB, and the dev server
+	// keeps one connection, so every evicted page is a read syscall).
+	storageMakeRun = Storage{Name: "sqlite-wal-normal-cache", File: true, Pragmas: []string{"journal_mode=wal", "synchronous=NORMAL", "cache_size=-65536"},
+		Risk: "as sqlite-wal-normal: the page cache is memory the server process holds, nothing is written differently"}
 	storageFileWALFull = Storage{Name: "sqlite-wal-full", File: true, Pragmas: []string{"journal_mode=wal", "synchronous=FULL"},
 		Risk: "nothing short of disk loss: the WAL is fsynced on every commit"}
 )
@@ -44,18 +50,26 @@ type Tuning struct {
 
 var (
 	tuningDefault = Tuning{Name: "default"}
-	// tuningFast removes the dispatch quantum (see BENCHMARKS.md, scenario 3):
-	// the history service's transfer queue reader is rate limited to 20
-	// reads per second per shard and the dev server has one shard, so every
-	// workflow or activity task waits up to 50 ms before matching sees it.
-	// Eager activity execution hands the first activity to the worker in
-	// the reply to its workflow task completion. Neither changes what is
-	// persisted or when.
-	tuningFast = Tuning{Name: "tuned", Values: []string{
+	// tuningNoQuantum removes the dispatch quantum (see BENCHMARKS.md,
+	// scenario 3): the history service's transfer queue reader is rate
+	// limited to 20 reads per second per shard and the dev server has one
+	// shard, so every workflow or activity task waits up to 50 ms before
+	// matching sees it. Eager activity execution hands the first activity
+	// to the worker in the reply to its workflow task completion. Neither
+	// changes what is persisted or when.
+	tuningNoQuantum = Tuning{Name: "no-quantum", Values: []string{
 		"history.transferProcessorMaxPollRPS=1000",
 		"history.visibilityProcessorMaxPollRPS=1000",
 		"system.enableActivityEagerExecution=true",
 	}}
+	// tuningFast is make run's: also one partition per task queue. Four
+	// (the default) spread a queue's few pollers over partitions, and a
+	// task that lands on a partition with no poller waiting is forwarded or
+	// backlogged while another partition's poller sits idle.
+	tuningFast = Tuning{Name: "tuned", Values: append(slices.Clip(tuningNoQuantum.Values),
+		"matching.numTaskqueueReadPartitions=1",
+		"matching.numTaskqueueWritePartitions=1",
+	)}
 )
 
 // Server is a Temporal dev server from the pinned CLI.
@@ -131,7 +145,10 @@ func (e *Env) StartServer(ctx context.Context, name string, st Storage, tu Tunin
 			p.Stop(0)
 			return nil, fmt.Errorf("dev server %s exited:\n%s", name, p.Tail(20))
 		}
-		c, err := client.Dial(client.Options{HostPort: s.Addr, Logger: tlog.NewStructuredLogger(e.Log)})
+		c, err := client.Dial(client.Options{HostPort: s.Addr, Logger: tlog.NewStructuredLogger(e.Log),
+			// As Docket's processes dial a loopback server (config.Dial), so
+			// that the comparisons measure Docket, not gzip.
+			ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}})
 		if err == nil {
 			s.client = c
 			break
