@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -66,6 +68,27 @@ type Client struct {
 	// starts (the API checks that a document exists); an *InputError it
 	// returns is the client's fault.
 	Check func(ctx context.Context, jobType string, in Input) error
+
+	recentOnce sync.Once
+	recent     *expirable.LRU[string, startedJob]
+}
+
+// startedJob is what a client remembers of a job it started.
+type startedJob struct {
+	jobType, runID string
+}
+
+// Jobs this client started are remembered for a while (bounded in number
+// and time), so that the result of a job read back through the replica
+// that accepted it needs no describe: see Result.
+const (
+	recentJobs   = 10_000
+	recentJobTTL = 10 * time.Minute
+)
+
+func (c *Client) recentStarts() *expirable.LRU[string, startedJob] {
+	c.recentOnce.Do(func() { c.recent = expirable.NewLRU[string, startedJob](recentJobs, nil, recentJobTTL) })
+	return c.recent
 }
 
 // StartRequest asks for a job to be started.
@@ -151,14 +174,16 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(statusKey.ValueSet(string(StatusQueued))),
 		Memo:                                     map[string]any{memoInput: p.Input, memoRequest: p.Fingerprint},
 	}
-	_, err = c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
+	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case err == nil:
 		// Built here rather than read back: a failed read would turn an
 		// accepted job into an error that invites a duplicate submission.
 		now := time.Now().UTC()
-		return View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input, CreatedAt: &now}, true, nil
+		v := View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input, CreatedAt: &now}
+		c.recentStarts().Add(id, startedJob{jobType: p.Type, runID: run.GetRunID()})
+		return v, true, nil
 	case errors.As(err, &already) && req.IdempotencyKey != "":
 		desc, err := c.describe(ctx, id)
 		if err != nil {
@@ -214,7 +239,28 @@ func (c *Client) Cancel(ctx context.Context, id string) (View, error) {
 // means there is no result to give. The view is what Temporal's own records
 // say (no status query, no steps): a result is read on the hot path of
 // every client, and the query would cost a round trip through a worker.
+// With a result, only the view's id, type and status are certain to be set.
 func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (View, json.RawMessage, error) {
+	var raw json.RawMessage
+	if known, ok := c.recentStarts().Get(id); ok && wait > 0 {
+		// This client started the job moments ago and knows its type and
+		// run: wait on the result straight away. A client that submits and
+		// then waits (the common case) costs Temporal one call instead of
+		// two, and the describe no longer competes with the job for the
+		// server. (Without the run id the SDK would describe to find it.)
+		waitCtx, cancel := context.WithTimeout(ctx, wait)
+		err := c.Temporal.GetWorkflow(waitCtx, id, known.runID).Get(waitCtx, &raw)
+		cancel()
+		if err == nil {
+			return View{ID: id, Type: known.jobType, Status: StatusSucceeded}, raw, nil
+		}
+		if ctx.Err() != nil {
+			return View{}, nil, ctx.Err()
+		}
+		// Still running after the wait, or ended without a result: the
+		// view below says which, without waiting again.
+		wait = 0
+	}
 	desc, err := c.describe(ctx, id)
 	if err != nil {
 		return View{}, nil, err
@@ -222,7 +268,6 @@ func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (Vie
 	v := summaryOf(desc.GetWorkflowExecutionInfo())
 	runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 	run := c.Temporal.GetWorkflow(ctx, id, runID)
-	var raw json.RawMessage
 	if !v.Status.Terminal() {
 		if wait <= 0 {
 			return v, nil, ErrNotFinished
