@@ -241,7 +241,7 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 // storage and tuning `make run` uses, and a worker and an API on task
 // queue docket.
 func startMain(ctx context.Context, b *Bench) (*Stack, error) {
-	s, err := b.Env.StartServer(ctx, "main", storageMakeRun, tuningFast)
+	s, err := b.Env.StartServer(ctx, "main", storageFileWAL, tuningFast)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func header(set Settings, cli string, started time.Time) []string {
 		fmt.Sprintf("- **Versions:** %s, Temporal Go SDK %s, `%s`", runtime.Version(), sdkVersion(), serverVersion(cli)),
 		fmt.Sprintf("- **Mode:** %s", mode),
 		"- **Servers:** `temporal server start-dev --headless` (one history shard), search attribute DocketStatus registered. " +
-			"Main server (scenarios 1, 2, 5, 6): as `make run` starts it (scripts/run.sh), a SQLite file with " + joinCode(storageMakeRun.Pragmas) +
+			"Main server (scenarios 1, 2, 5, 6): as `make run` starts it (scripts/run.sh), a SQLite file with " + joinCode(storageFileWAL.Pragmas) +
 			" and the dynamic config of scenario 3: " + joinCode(tuningFast.Values) + ".",
 		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings (so `DOCKET_GRPC_COMPRESSION=auto`: no gzip to a loopback server) except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`), also without gzip, so that the comparisons measure Docket rather than compression.",
 		fmt.Sprintf("- **Trivial job:** `%s`", trivialBody),

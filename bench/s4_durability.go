@@ -28,7 +28,7 @@ type durRow struct {
 // by block; and on the production topology of `make cluster` (PostgreSQL),
 // as it is configured, in the same rotation.
 func durabilityScenario(ctx context.Context, b *Bench, sec *Section) (err error) {
-	storages := []Storage{storageMemory, storageFileDefault, storageFileWAL, storageMakeRun, storageFileWALFull}
+	storages := []Storage{storageMemory, storageFileDefault, storageFileWAL, storageFileWALFull}
 	if b.Set.Short {
 		storages = storages[:3]
 	}

@@ -21,5 +21,5 @@ func TestMainServerIsMakeRuns(t *testing.T) {
 		return out
 	}
 	require.Equal(t, flags("dynamic-config-value"), tuningFast.Values)
-	require.Equal(t, flags("sqlite-pragma"), storageMakeRun.Pragmas)
+	require.Equal(t, flags("sqlite-pragma"), storageFileWAL.Pragmas)
 }

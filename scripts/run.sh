@@ -41,21 +41,18 @@ trap stop INT TERM EXIT
 
 # WAL with synchronous=NORMAL: a committed transaction survives a crash of
 # the server process; only an OS crash or power loss can lose the last few.
-# A 64 MiB page cache (SQLite's default is 2 MiB, and the dev server keeps a
-# single connection) saves a read syscall per evicted page.
 # The dynamic config removes a 50 ms wait per workflow hop: the one-shard
 # dev server reads its transfer queue at 20 reads/s by default, and ignores
 # the SDK's eager-activity requests unless enabled. One partition per task
-# queue keeps a queue's few pollers on the partition its tasks land on.
-# None of it changes what is persisted or when. See the README's "Latency
-# and durability of `make run`".
+# queue keeps a queue's few pollers on the partition its tasks land on. The
+# visibility queue keeps its default rate: it is off a job's path, and
+# faster reads cost the server CPU. None of it changes what is persisted or
+# when. See the README's "Latency and durability of `make run`".
 .tools/bin/temporal server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT" \
   --db-filename "$DATA/temporal.db" \
   --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL \
-  --sqlite-pragma cache_size=-65536 \
   --dynamic-config-value history.transferProcessorMaxPollRPS=1000 \
-  --dynamic-config-value history.visibilityProcessorMaxPollRPS=1000 \
   --dynamic-config-value system.enableActivityEagerExecution=true \
   --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
   --dynamic-config-value matching.numTaskqueueWritePartitions=1 \

@@ -62,7 +62,6 @@ func CLIPath() (string, error) {
 // no 50 ms wait per workflow hop, with the same durability.
 var DynamicConfig = []string{
 	"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
-	"--dynamic-config-value", "history.visibilityProcessorMaxPollRPS=1000",
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 	"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 	"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
