@@ -50,3 +50,24 @@ func diagnose(ctx context.Context, c client.Client, err error) string {
 	}
 	return b.String()
 }
+
+// timeline lists a job's history events (and what is pending) at their
+// offsets from submitted, then when its result reached the client (done):
+// it tells a job that was slow to run from a result that was slow to
+// arrive. Event times are the server's clock, on this same host.
+func timeline(ctx context.Context, c client.Client, id string, submitted, done time.Time) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			fmt.Fprintf(&b, " (history: %v)", err)
+			break
+		}
+		fmt.Fprintf(&b, " %s +%s ms;", strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"), ms(e.GetEventTime().AsTime().Sub(submitted)))
+	}
+	fmt.Fprintf(&b, " result at the client +%s ms.", ms(done.Sub(submitted)))
+	return "job " + id + ":" + b.String()
+}

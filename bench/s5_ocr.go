@@ -57,6 +57,8 @@ func ocrLines(n, total int, marker string) []string {
 
 // ocrDoc is one page's outcome on either side.
 type ocrDoc struct {
+	id      string    // the job (Docket side only)
+	start   time.Time // when it was submitted
 	elapsed time.Duration
 	cpu     time.Duration // tesseract's CPU time (raw side only)
 	recall  float64       // share of the page's expected words found in the text
@@ -180,6 +182,7 @@ func ocrScenario(ctx context.Context, b *Bench, sec *Section) error {
 	}
 	roles := mainRoles(b.Main)
 	workerPID := b.Main.Worker.PID()
+	var slowest ocrDoc // the slowest one-page job, explained in the report
 	for blk := range blocks {
 		order := slices.Clone(tputSides)
 		if blk%2 == 1 {
@@ -220,6 +223,9 @@ func ocrScenario(ctx context.Context, b *Bench, sec *Section) error {
 					continue
 				}
 				ok++
+				if s.name == pathAPI && r.doc.elapsed > slowest.elapsed {
+					slowest = r.doc
+				}
 				t.recall = append(t.recall, r.doc.recall)
 				if s.name == pathAPI {
 					t.busy += time.Duration(r.doc.ocrMS) * time.Millisecond
@@ -338,6 +344,10 @@ func ocrScenario(ctx context.Context, b *Bench, sec *Section) error {
 				"The activity itself is slower than raw tesseract's time for a page because tesseract shares the cores with the server and the worker.",
 				100*float64(dk.busy)/float64(dk.wall)/float64(par), par)
 		}
+	}
+	if slowest.id != "" {
+		sec.Para("The slowest one-page job of these blocks took %s ms from submit to result; its history, from its submission: %s",
+			ms(slowest.elapsed), timeline(ctx, b.Main.client, slowest.id, slowest.start, slowest.start.Add(slowest.elapsed)))
 	}
 	for _, s := range tputSides {
 		if x := totals[s.name]; x.first != nil {
@@ -556,7 +566,7 @@ func (a *apiJobs) runOCRJob(ctx context.Context, docID string) (string, ocrResul
 func (a *apiJobs) ocrJob(ctx context.Context, p *ocrPage) (ocrDoc, error) {
 	t := time.Now()
 	id, r, err := a.runOCRJob(ctx, p.docID)
-	d := ocrDoc{elapsed: time.Since(t)}
+	d := ocrDoc{id: id, start: t, elapsed: time.Since(t)}
 	if err != nil {
 		return d, err
 	}
