@@ -25,20 +25,7 @@ func diagnose(ctx context.Context, c client.Client, err error) string {
 	defer cancel()
 	var b strings.Builder
 	fmt.Fprintf(&b, "job %s:", id)
-	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var first time.Time
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			fmt.Fprintf(&b, " (history: %v)", err)
-			break
-		}
-		t := e.GetEventTime().AsTime()
-		if first.IsZero() {
-			first = t
-		}
-		fmt.Fprintf(&b, " %s +%s ms;", strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"), ms(t.Sub(first)))
-	}
+	first := writeEvents(ctx, &b, c, id, time.Time{})
 	if d, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil {
 		if wt := d.GetPendingWorkflowTask(); wt != nil {
 			fmt.Fprintf(&b, " pending workflow task: %s, attempt %d, scheduled +%s ms", wt.GetState(), wt.GetAttempt(),
@@ -59,15 +46,27 @@ func timeline(ctx context.Context, c client.Client, id string, submitted, done t
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var b strings.Builder
+	fmt.Fprintf(&b, "job %s:", id)
+	writeEvents(ctx, &b, c, id, submitted)
+	fmt.Fprintf(&b, " result at the client +%s ms.", ms(done.Sub(submitted)))
+	return b.String()
+}
+
+// writeEvents writes the job's history events with their offsets from
+// origin (the first event's time when origin is zero), which it returns.
+func writeEvents(ctx context.Context, b *strings.Builder, c client.Client, id string, origin time.Time) time.Time {
 	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
-			fmt.Fprintf(&b, " (history: %v)", err)
+			fmt.Fprintf(b, " (history: %v)", err)
 			break
 		}
-		fmt.Fprintf(&b, " %s +%s ms;", strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"), ms(e.GetEventTime().AsTime().Sub(submitted)))
+		t := e.GetEventTime().AsTime()
+		if origin.IsZero() {
+			origin = t
+		}
+		fmt.Fprintf(b, " %s +%s ms;", strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"), ms(t.Sub(origin)))
 	}
-	fmt.Fprintf(&b, " result at the client +%s ms.", ms(done.Sub(submitted)))
-	return "job " + id + ":" + b.String()
+	return origin
 }
