@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -275,7 +276,7 @@ func documentError(err error) error {
 type TextInput struct {
 	JobID string `json:"job_id"`
 	Pages int    `json:"pages"`
-	// MaxWords bounds a summary.
+	// MaxWords bounds a summary; 0 means job.DefaultSummaryWords.
 	MaxWords int `json:"max_words,omitempty"`
 }
 
@@ -341,16 +342,20 @@ func (a *DocumentActivities) Summarize(ctx context.Context, in TextInput) (job.S
 		return out, err
 	}
 	text := strings.Join(texts, "\n\n")
+	// Normalize always sets max_words; a TextInput without one (built by
+	// hand, or by a workflow from before the field) gets the job's default,
+	// the only one there is.
+	maxWords := cmp.Or(in.MaxWords, job.DefaultSummaryWords)
 	var s llm.Summary
 	if a.LLM != nil && a.LLM.Configured() {
-		s, err = a.LLM.Summarize(ctx, text, in.MaxWords)
+		s, err = a.LLM.Summarize(ctx, text, maxWords)
 		if err != nil {
 			return out, llmError(err)
 		}
 	} else {
-		s = llm.Extractive(text, in.MaxWords)
+		s = llm.Extractive(text, maxWords)
 	}
-	res := job.SummaryResult{Text: s.Text, Method: s.Method, Model: s.Model}
+	res := job.SummaryResult{Text: s.Text, Method: s.Method, Model: s.Model, Truncated: s.Truncated}
 	if s.Usage != nil {
 		res.Usage = &job.Usage{PromptTokens: s.Usage.PromptTokens, CompletionTokens: s.Usage.CompletionTokens, TotalTokens: s.Usage.TotalTokens}
 	}

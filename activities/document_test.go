@@ -2,7 +2,10 @@ package activities_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +149,99 @@ func TestOCRHeartbeatsOnlyWhatARetryNeeds(t *testing.T) {
 	require.NotEmpty(t, done)
 	require.EqualValues(t, 1, done[0])
 	require.NotContains(t, done, int64(3))
+}
+
+// chatServer is a Chat Completions endpoint on loopback that answers every
+// request with summary and records each request's max_tokens, which shows
+// the summary length the activity asked for.
+func chatServer(t *testing.T, summary string) (*httptest.Server, *[]float64) {
+	t.Helper()
+	var maxTokens []float64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			MaxTokens float64 `json:"max_tokens"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		maxTokens = append(maxTokens, body.MaxTokens)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": "chatcmpl-1", "object": "chat.completion", "created": 1717000000, "model": "test-model",
+			"choices": []any{map[string]any{
+				"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": summary},
+			}},
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &maxTokens
+}
+
+func runSummarize(t *testing.T, a *activities.DocumentActivities, in activities.TextInput) job.SummaryResult {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: activities.NameSummarize})
+	v, err := env.ExecuteActivity(activities.NameSummarize, in)
+	require.NoError(t, err)
+	var out job.StepOutput[job.SummaryResult]
+	require.NoError(t, v.Get(&out))
+	return out.Result
+}
+
+// The summariser's Truncated reaches the step's result, so that a client
+// learns when only the beginning of a long document was summarised; and a
+// TextInput without max_words gets the job's default length, the only one.
+func TestSummarizeReportsTruncation(t *testing.T) {
+	const maxInput = 200
+	page := "The supplier delivered the goods on time and the invoice was paid. "
+	tests := []struct {
+		name          string
+		pages         []string
+		llm           bool
+		maxWords      int
+		wantTruncated bool
+		wantMaxTokens float64
+	}{
+		{"llm, long text", []string{strings.Repeat(page, 4), strings.Repeat(page, 4)}, true, 40, true, 40*2 + 64},
+		{"llm, short text", []string{page}, true, 40, false, 40*2 + 64},
+		{"llm, text exactly at the limit", []string{strings.Repeat("x", maxInput)}, true, 40, false, 40*2 + 64},
+		{"llm, no max_words", []string{strings.Repeat(page, 8)}, true, 0, true, job.DefaultSummaryWords*2 + 64},
+		// The extractive summariser reads the whole text, however long.
+		{"extractive, long text", []string{strings.Repeat(page, 40)}, false, 40, false, 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, store := docActivities(t)
+			srv, maxTokens := chatServer(t, "Goods delivered, invoice paid.")
+			if tt.llm {
+				model, err := llm.New(llm.Config{BaseURL: srv.URL + "/v1", Model: "test-model", MaxInputChars: maxInput}, srv.Client())
+				require.NoError(t, err)
+				a.LLM = model
+			}
+			jobID := fmt.Sprintf("sum-%d", i)
+			for n, text := range tt.pages {
+				require.NoError(t, store.PutText(context.Background(), documents.PageKey(jobID, n+1), text))
+			}
+			res := runSummarize(t, a, activities.TextInput{JobID: jobID, Pages: len(tt.pages), MaxWords: tt.maxWords})
+			require.Equal(t, tt.wantTruncated, res.Truncated)
+			require.NotEmpty(t, res.Text)
+			if tt.llm {
+				require.Equal(t, llm.MethodLLM, res.Method)
+				require.Equal(t, []float64{tt.wantMaxTokens}, *maxTokens)
+			} else {
+				require.Equal(t, llm.MethodExtractive, res.Method)
+				require.Empty(t, *maxTokens)
+			}
+			b, err := json.Marshal(res)
+			require.NoError(t, err)
+			if tt.wantTruncated {
+				require.Contains(t, string(b), `"truncated":true`)
+			} else {
+				require.NotContains(t, string(b), `"truncated"`)
+			}
+		})
+	}
 }

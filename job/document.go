@@ -22,8 +22,14 @@ var DocumentSteps = []string{StepOCR, StepEntities, StepSummarize}
 
 // Bounds of the document job's input.
 const (
-	DefaultLanguage      = "eng"
-	DefaultSummaryWords  = 120
+	// DefaultLanguage is the tesseract language of a job that names none.
+	DefaultLanguage = "eng"
+	// DefaultSummaryWords is the summary length of a job that asks for
+	// none. It is the only default: package llm requires a length from its
+	// caller rather than keeping one of its own, so that the length the API
+	// documents is the length a summary gets.
+	DefaultSummaryWords = 120
+	// MinSummaryWords and MaxSummaryWords bound summarize.max_words.
 	MinSummaryWords      = 10
 	MaxSummaryWords      = 1000
 	documentIDPatternStr = `^[0-9a-f]{64}$`
@@ -149,10 +155,20 @@ type Usage struct {
 
 // SummaryResult is the result of the summarize step.
 type SummaryResult struct {
-	Text   string `json:"text"`
+	// Text is the summary.
+	Text string `json:"text"`
+	// Method is "llm" or "extractive".
 	Method string `json:"method"`
-	Model  string `json:"model,omitempty"`
-	Usage  *Usage `json:"usage,omitempty"`
+	// Model is the model that wrote an "llm" summary.
+	Model string `json:"model,omitempty"`
+	// Usage is the LLM call's token usage, when the endpoint reported it.
+	Usage *Usage `json:"usage,omitempty"`
+	// Truncated says the document was longer than the model's input limit
+	// and only its beginning was summarised; without it a client would
+	// take a summary of the first pages for one of the whole document.
+	// Omitted when false, so results recorded before it existed read the
+	// same.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // DocumentResult is the result of a document job.

@@ -15,15 +15,17 @@ import (
 // highest frequency, a sentence scores the sum of its words' scores divided
 // by the square root of their number (so that neither long sentences nor
 // one-word headers win by length alone), and the best sentences that fit in
-// maxWords words (0 means DefaultSummaryWords) are returned in the order
+// maxWords words are returned in the order
 // of the text, whitespace collapsed. Lines that are not sentences (headers,
 // addresses, signatures: fewer than four words or no final punctuation) are
 // only picked from texts without sentences. If even the best sentence is longer
-// than maxWords, its first maxWords words are returned. The result depends
-// only on the text and maxWords.
+// than maxWords, its first maxWords words are returned; maxWords below 1
+// allows no words and gives an empty summary. The whole text is read, so
+// the summary is never Truncated. The result depends only on the text and
+// maxWords.
 func Extractive(text string, maxWords int) Summary {
-	if maxWords <= 0 {
-		maxWords = DefaultSummaryWords
+	if maxWords < 1 {
+		return Summary{Method: MethodExtractive}
 	}
 	sents := splitSentences(text)
 	if len(sents) == 0 {

@@ -28,7 +28,9 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 )
 
-// Defaults for the zero values of Config and of Summarize's maxWords.
+// Defaults for the zero values of Config. There is deliberately no default
+// summary length: the caller (the summarize activity, with the job's
+// default) always says how long a summary may be.
 const (
 	// DefaultTimeout bounds one request; local models on a CPU can take
 	// a minute for a long summary.
@@ -36,8 +38,6 @@ const (
 	// DefaultMaxInputChars is about 6000 tokens of English, which leaves
 	// room for the prompt and the answer in an 8k context window.
 	DefaultMaxInputChars = 24000
-	// DefaultSummaryWords is the summary length when none is asked for.
-	DefaultSummaryWords = 150
 )
 
 // Config says which endpoint and model to use.
@@ -144,13 +144,16 @@ const (
 // configured.
 var ErrNotConfigured = errors.New("llm: no model configured")
 
-// Summarize summarises text in at most maxWords words (0 means
-// DefaultSummaryWords). Without a configured model, or for a text with
-// nothing to summarise, it returns Extractive's summary and no error. A
-// model's answer longer than maxWords is cut to maxWords.
+// Summarize summarises text in at most maxWords words, which must be at
+// least 1. Without a configured model, or for a text with nothing to
+// summarise, it returns Extractive's summary and no error. A model's answer
+// longer than maxWords is cut to maxWords. A text longer than
+// Config.MaxInputChars is cut before it is sent, and the summary says so in
+// Truncated.
 func (c *Client) Summarize(ctx context.Context, text string, maxWords int) (Summary, error) {
-	if maxWords <= 0 {
-		maxWords = DefaultSummaryWords
+	if maxWords < 1 {
+		// A caller's bug, not the endpoint's: no request is made.
+		return Summary{}, fmt.Errorf("llm: summary length %d: want at least 1 word", maxWords)
 	}
 	if !c.Configured() || strings.TrimSpace(text) == "" {
 		return Extractive(text, maxWords), nil

@@ -165,15 +165,33 @@ func TestSummaryCutToMaxWords(t *testing.T) {
 }
 
 func TestLongInputIsTruncated(t *testing.T) {
-	f := newFake(t, answer(200, completion("Short.")))
-	c := f.client(t, func(c *llm.Config) { c.MaxInputChars = 100 })
-	doc := strings.Repeat("abcdefghi ", 50) // 500 characters
-	s, err := c.Summarize(context.Background(), doc, 10)
-	require.NoError(t, err)
-	require.True(t, s.Truncated)
-	user := messages(t, f.requests()[0])[1]["content"].(string)
-	require.Contains(t, user, "cut off after 100 characters")
-	require.Equal(t, 10, strings.Count(user, "abcdefghi"), "100 characters, cut at a space")
+	tests := []struct {
+		name      string
+		doc       string
+		truncated bool
+		// sent is how many "abcdefghi" the request carries.
+		sent int
+	}{
+		{"500 characters", strings.Repeat("abcdefghi ", 50), true, 10}, // 100 characters, cut at a space
+		{"exactly 100 characters", strings.Repeat("abcdefghi ", 10), false, 10},
+		{"30 characters", strings.Repeat("abcdefghi ", 3), false, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, answer(200, completion("Short.")))
+			c := f.client(t, func(c *llm.Config) { c.MaxInputChars = 100 })
+			s, err := c.Summarize(context.Background(), tt.doc, 10)
+			require.NoError(t, err)
+			require.Equal(t, tt.truncated, s.Truncated)
+			user := messages(t, f.requests()[0])[1]["content"].(string)
+			if tt.truncated {
+				require.Contains(t, user, "cut off after 100 characters")
+			} else {
+				require.NotContains(t, user, "cut off")
+			}
+			require.Equal(t, tt.sent, strings.Count(user, "abcdefghi"))
+		})
+	}
 }
 
 func TestOpenAIUsesMaxCompletionTokens(t *testing.T) {
@@ -407,5 +425,18 @@ func TestUnconfigured(t *testing.T) {
 	} {
 		_, err := llm.New(cfg, nil)
 		require.Error(t, err, "%+v", cfg)
+	}
+}
+
+// The summary length is the caller's to give (the job model keeps the one
+// default): a length below one word is refused before any request is made.
+func TestSummarizeNeedsALength(t *testing.T) {
+	for _, words := range []int{0, -5} {
+		t.Run(fmt.Sprint(words), func(t *testing.T) {
+			f := newFake(t, answer(200, completion("Never asked.")))
+			_, err := f.client(t).Summarize(context.Background(), "Some text.", words)
+			require.ErrorContains(t, err, "want at least 1 word")
+			require.Empty(t, f.requests())
+		})
 	}
 }
