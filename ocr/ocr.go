@@ -1,8 +1,8 @@
 // Package ocr extracts the text of documents (PDF, PNG, JPEG, TIFF) page by
 // page for Docket's document job. It runs the real tools rather than
-// linking them: poppler's pdfinfo, pdftotext and pdftoppm, and tesseract,
-// which scripts/deps.sh installs. A tool crashing or being killed then
-// costs one attempt of one page, never the worker.
+// linking them: poppler's pdfinfo, pdfimages, pdftotext and pdftoppm, and
+// tesseract, which scripts/deps.sh installs. A tool crashing or being
+// killed then costs one attempt of one page, never the worker.
 //
 // Documents that can never be processed are reported as *DocumentError so
 // that the caller can fail the job once instead of retrying; every other
@@ -48,9 +48,10 @@ const (
 // on PATH under its usual name, with the defaults above. An Engine is not
 // modified by its methods and may be shared between goroutines.
 type Engine struct {
-	// Tesseract, PDFToText, PDFToPPM and PDFInfo are the tools' paths or
-	// names; empty means "tesseract", "pdftotext" and so on.
-	Tesseract, PDFToText, PDFToPPM, PDFInfo string
+	// Tesseract, PDFToText, PDFToPPM, PDFInfo and PDFImages are the
+	// tools' paths or names; empty means "tesseract", "pdftotext" and so
+	// on.
+	Tesseract, PDFToText, PDFToPPM, PDFInfo, PDFImages string
 	// DPI is the resolution at which image-only PDF pages are rasterised
 	// for OCR; 0 means DefaultDPI.
 	DPI int
@@ -81,7 +82,8 @@ type Page struct {
 	Number int
 	// Text is the page's text, without trailing white space or form feeds.
 	Text string
-	// Method is MethodTextLayer or MethodOCR.
+	// Method is MethodTextLayer or MethodOCR. An empty PDF page (no text,
+	// no images) is MethodTextLayer with empty Text.
 	Method string
 }
 
@@ -89,6 +91,7 @@ func (e *Engine) tesseract() string { return orDefault(e.Tesseract, "tesseract")
 func (e *Engine) pdftotext() string { return orDefault(e.PDFToText, "pdftotext") }
 func (e *Engine) pdftoppm() string  { return orDefault(e.PDFToPPM, "pdftoppm") }
 func (e *Engine) pdfinfo() string   { return orDefault(e.PDFInfo, "pdfinfo") }
+func (e *Engine) pdfimages() string { return orDefault(e.PDFImages, "pdfimages") }
 
 func (e *Engine) dpi() int {
 	if e.DPI > 0 {
@@ -153,8 +156,12 @@ func (e *Engine) inspect(ctx context.Context, path, mediaType string) (Info, err
 }
 
 // PageText returns the text of one page (1-based) of the document at path.
-// A PDF page with a text layer is read with pdftotext; an image-only PDF
-// page is rasterised with pdftoppm and OCRed; images are OCRed directly.
+// A PDF page without images is its text layer, read with pdftotext, when
+// that decodes cleanly, however short, and "" when it has none; a PDF page
+// with images (or a garbled text layer) is rasterised with pdftoppm and
+// OCRed (see pdf.go for the rules); images are OCRed directly. To read many
+// pages of one PDF, ReadTextLayer first reads the pages that need no OCR in
+// one go.
 // lang is a tesseract language such as "eng" or "eng+deu" (empty means
 // DefaultLanguage); it is checked on every call, text-layer pages included,
 // so that a bad language fails a job whatever its document holds.

@@ -23,7 +23,7 @@ import (
 // TestMain fails fast, with the fix, when the tools are not installed:
 // these tests run the real tesseract and poppler, never mocks.
 func TestMain(m *testing.M) {
-	for _, tool := range []string{"tesseract", "pdftotext", "pdftoppm", "pdfinfo", "qpdf"} {
+	for _, tool := range []string{"tesseract", "pdftotext", "pdftoppm", "pdfinfo", "pdfimages", "qpdf"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			fmt.Fprintf(os.Stderr, "ocr tests need %s: run scripts/deps.sh\n", tool)
 			os.Exit(1)

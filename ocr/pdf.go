@@ -9,18 +9,77 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
-// minTextLayerRunes is how many non-space characters pdftotext must find
-// on a PDF page for its text layer to be used instead of OCR. Scanned
-// pages often carry a little real text that is not the page's content: a
-// page number, a Bates number, a date stamp, "Scanned with CamScanner" (20
-// characters); a page of real text has hundreds. Erring towards OCR is
-// cheap, because OCR still reads a sparse page whose text is genuine
-// (only slower), while erring towards the text layer would lose a
-// scanned page entirely; hence a threshold well above such stamps.
-const minTextLayerRunes = 50
+// How a PDF page is read. A page's images decide whether it is OCRed, not
+// how much text its text layer holds: a title page of 29 characters is
+// read from its text layer like any other, and a document of thousands of
+// one-line pages costs no rasterisation. Rules, in order:
+//
+//  1. A page with any image (pdfimages lists it) is rasterised and OCRed:
+//     it is a scan, or a text layer covers only part of it (a stamp such
+//     as "Scanned with CamScanner", a caption beside a picture).
+//  2. A page without images whose text layer decodes cleanly (see
+//     cleanTextLayer) is its text layer, however short.
+//  3. A page with neither images nor text is empty: its text is "" and it
+//     is not rasterised, since there is nothing to recognise.
+//  4. A page without images whose text layer is garbage (a font without a
+//     Unicode mapping) is OCRed: its glyphs are drawn, only not decodable.
+//
+// A page whose text is drawn as vector outlines (no font, no image) falls
+// under rule 3 and reads as empty; such PDFs are rare, and recognising
+// them would mean rasterising every blank page to find out.
+
+// maxPrivateUseShare bounds the private-use code points a clean text layer
+// may hold, as one in so many of its other non-space characters. Symbol
+// fonts (Wingdings bullets, icon fonts) map a few glyphs there in text that
+// is otherwise real; a font without a Unicode mapping maps all of them.
+const maxPrivateUseShare = 10
+
+// cleanTextLayer reports whether text, pdftotext's output for one page,
+// decodes cleanly: it has some non-space character, no U+FFFD (poppler's
+// mark for a glyph it could not map to Unicode, which loses that text), no
+// control characters other than white space, and few private-use code
+// points (see maxPrivateUseShare).
+func cleanTextLayer(text string) bool {
+	var good, private int
+	for _, r := range text {
+		switch {
+		case unicode.IsSpace(r):
+		case r == unicode.ReplacementChar || unicode.IsControl(r):
+			return false
+		case unicode.Is(unicode.Co, r):
+			private++
+		default:
+			good++
+		}
+	}
+	return good > 0 && private*maxPrivateUseShare <= good
+}
+
+// isBlank reports whether text has nothing but white space.
+func isBlank(text string) bool {
+	return strings.TrimFunc(text, unicode.IsSpace) == ""
+}
+
+// Limits on the tools that read a whole document at once (ReadTextLayer).
+// Beyond them the document's pages are read one by one instead, which is
+// slower but bounded per page; a document is never failed for them.
+const (
+	// layerTimeout bounds one whole-document pdftotext or pdfimages run:
+	// pdftotext reads about a thousand plain pages a second, so a document
+	// that takes longer is hostile or broken rather than long.
+	layerTimeout = 2 * time.Minute
+	// maxLayerText bounds pdftotext's output for a whole document, which
+	// is held in memory: 64 MiB is some 20,000 dense pages, while a PDF
+	// can repeat a text object to make gigabytes of output.
+	maxLayerText = 64 << 20
+	// maxImageList bounds pdfimages -list's output, about 100 bytes per
+	// image.
+	maxImageList = 16 << 20
+)
 
 // Poppler's exit statuses (see the tools' man pages).
 const (
@@ -121,8 +180,8 @@ func redact(s string, paths ...string) string {
 	return s
 }
 
-// pdfPage returns the text of one PDF page: its text layer when it has
-// one, OCR of its rasterisation otherwise.
+// pdfPage returns the text of one PDF page, read by the rules above: its
+// text layer, "" for an empty page, or OCR of its rasterisation.
 func (e *Engine) pdfPage(ctx context.Context, path string, page int, lang string) (Page, error) {
 	info, err := e.pdfInfo(ctx, path, page)
 	if err != nil {
@@ -131,15 +190,39 @@ func (e *Engine) pdfPage(ctx context.Context, path string, page int, lang string
 	if page > info.pages {
 		return Page{}, fmt.Errorf("the PDF has %d pages: %w", info.pages, ErrPageRange)
 	}
-	n := strconv.Itoa(page)
-	out, err := run(ctx, nil, e.pdftotext(), "-layout", "-enc", "UTF-8", "-nopgbrk", "-f", n, "-l", n, path, "-")
+	images, err := e.pdfImages(ctx, path, page, page, 0)
 	if err != nil {
-		return Page{}, classifyPoppler(err, path)
+		return Page{}, err
 	}
-	if text := cleanText(string(out)); hasTextLayer(text) {
-		return Page{Number: page, Text: text, Method: MethodTextLayer}, nil
+	if images[page] == 0 {
+		n := strconv.Itoa(page)
+		out, err := run(ctx, nil, e.pdftotext(), "-layout", "-enc", "UTF-8", "-nopgbrk", "-f", n, "-l", n, path, "-")
+		if err != nil {
+			return Page{}, classifyPoppler(err, path)
+		}
+		if p, ok := textLayerPage(page, string(out)); ok {
+			return p, nil
+		}
 	}
+	return e.ocrPDFPage(ctx, path, info, page, lang)
+}
 
+// textLayerPage applies rules 2 and 3 to a page without images: its text
+// layer when that is clean, an empty page when it holds nothing; false
+// when the page must be OCRed.
+func textLayerPage(page int, raw string) (Page, bool) {
+	text := cleanText(raw)
+	if isBlank(text) {
+		return Page{Number: page, Text: "", Method: MethodTextLayer}, true
+	}
+	if cleanTextLayer(text) {
+		return Page{Number: page, Text: text, Method: MethodTextLayer}, true
+	}
+	return Page{}, false
+}
+
+// ocrPDFPage rasterises one page with pdftoppm and OCRs it.
+func (e *Engine) ocrPDFPage(ctx context.Context, path string, info pdfInfo, page int, lang string) (Page, error) {
 	dpi, err := e.rasterDPI(info)
 	if err != nil {
 		return Page{}, err
@@ -150,6 +233,7 @@ func (e *Engine) pdfPage(ctx context.Context, path string, page int, lang string
 	}
 	defer removeAll(dir)
 	root := filepath.Join(dir, "page")
+	n := strconv.Itoa(page)
 	if _, err := run(ctx, nil, e.pdftoppm(), "-png", "-gray", "-r", strconv.Itoa(dpi),
 		"-f", n, "-l", n, "-singlefile", path, root); err != nil {
 		return Page{}, classifyPoppler(err, path)
@@ -188,22 +272,4 @@ func (e *Engine) rasterDPI(info pdfInfo) (int, error) {
 			info.width/72, info.height/72, minDPI)
 	}
 	return scaled, nil
-}
-
-// hasTextLayer reports whether pdftotext's output for a page is the page's
-// text rather than stray stamps (see minTextLayerRunes) or the garbage a
-// font without a Unicode mapping produces (replacement characters,
-// control and private-use code points).
-func hasTextLayer(text string) bool {
-	var good, bad int
-	for _, r := range text {
-		switch {
-		case unicode.IsSpace(r):
-		case r == unicode.ReplacementChar || unicode.IsControl(r) || unicode.Is(unicode.Co, r):
-			bad++
-		default:
-			good++
-		}
-	}
-	return good >= minTextLayerRunes && bad*10 <= good
 }

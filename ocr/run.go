@@ -56,10 +56,23 @@ func (e *toolError) detail() string {
 	return strings.Join(lines, "; ")
 }
 
+// errOutputTooLarge is returned (wrapped) by runCapped for a tool whose
+// standard output passed the limit it was given.
+var errOutputTooLarge = errors.New("output too large")
+
 // run runs bin with args and returns its standard output. env is added to
 // the worker's environment. A canceled ctx kills the tool at once (it holds
 // no state worth a graceful stop) and run returns ctx's error, wrapped.
 func run(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
+	return runCapped(ctx, env, 0, bin, args...)
+}
+
+// runCapped is run with standard output limited to maxOut bytes (0: no
+// limit). A tool writing more is killed at once, rather than left to fill
+// memory, and the error wraps errOutputTooLarge.
+func runCapped(ctx context.Context, env []string, maxOut int, bin string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	if len(env) > 0 {
 		// Later entries win in exec, so env overrides the worker's own.
@@ -70,10 +83,18 @@ func run(ctx context.Context, env []string, bin string, args ...string) ([]byte,
 	var stdout bytes.Buffer
 	stderr := &cappedBuffer{max: maxStderr}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	err := cmd.Run()
 	name := filepath.Base(bin)
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return nil, fmt.Errorf("%s: %w", name, ctxErr)
+	if maxOut > 0 {
+		cmd.Stdout = &limitWriter{w: &stdout, left: maxOut, over: func() {
+			cancel(fmt.Errorf("%s wrote more than %d bytes: %w", name, maxOut, errOutputTooLarge))
+		}}
+	}
+	err := cmd.Run()
+	if cause := context.Cause(ctx); cause != nil {
+		if errors.Is(cause, errOutputTooLarge) {
+			return nil, cause
+		}
+		return nil, fmt.Errorf("%s: %w", name, ctx.Err())
 	}
 	if err != nil {
 		var exitErr *exec.ExitError
@@ -103,3 +124,24 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *cappedBuffer) String() string { return b.buf.String() }
+
+// limitWriter passes on at most left bytes and calls over, once, when more
+// arrive; the write then fails so that the copying goroutine stops too.
+type limitWriter struct {
+	w    *bytes.Buffer
+	left int
+	over func()
+	done bool
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if len(p) > l.left {
+		if !l.done {
+			l.done = true
+			l.over()
+		}
+		return 0, errOutputTooLarge
+	}
+	l.left -= len(p)
+	return l.w.Write(p)
+}

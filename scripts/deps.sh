@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system tools Docket's document (OCR) job runs: tesseract with
-# its English data and poppler's pdftotext, pdftoppm and pdfinfo; plus qpdf,
+# its English data and poppler's pdftotext, pdftoppm, pdfinfo and pdfimages; plus qpdf,
 # which only the ocr tests use (to make an encrypted PDF, something Go's
 # standard library cannot). Idempotent: it touches apt only when something
 # is missing, so `make` targets can call it on every run. Debian only.
@@ -12,7 +12,7 @@ say() { echo "deps: $*"; }
 die() { echo "deps: $*" >&2; exit 1; }
 
 missing=()
-for tool in tesseract pdftotext pdftoppm pdfinfo qpdf; do
+for tool in tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # The eng data is a separate package; a tesseract without it runs but
@@ -48,7 +48,7 @@ DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-
 
 # Check again: a package that installed but left a tool or the language data
 # missing (renamed package, held version) must not pass silently.
-for tool in tesseract pdftotext pdftoppm pdfinfo qpdf; do
+for tool in tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after install"
 done
 tesseract --list-langs 2>/dev/null | grep -qx eng || die "tesseract eng data still missing after install"
