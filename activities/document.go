@@ -85,8 +85,9 @@ type PageRef struct {
 	Chars  int    `json:"chars"`
 }
 
-// OCR extracts each page's text (text layer or tesseract), storing each in
-// the blob store as it is done and heartbeating the progress.
+// OCR extracts each page's text (text layer or tesseract, see
+// ocr.Engine.PageText), storing each in the blob store as it is done and
+// heartbeating the progress.
 func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutput[job.OCRResult], error) {
 	var out job.StepOutput[job.OCRResult]
 	doc, err := a.Docs.Get(ctx, in.DocumentID)
@@ -171,6 +172,17 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 		}
 	}()
 
+	// The pages that need no OCR (text layer, or empty) are read for the
+	// whole document at once: two tool runs instead of several per page,
+	// which for a long text PDF is most of the step's time. Pages already
+	// done are still skipped one by one below, so resuming stays exact.
+	var layer *ocr.TextLayer
+	if len(done) < info.Pages {
+		if layer, err = a.Engine.ReadTextLayer(ctx, path, doc.MediaType, in.Language); err != nil {
+			return out, documentError(err)
+		}
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan int)
@@ -181,7 +193,11 @@ func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutp
 		go func() {
 			defer wg.Done()
 			for n := range pages {
-				p, err := a.Engine.PageText(ctx, path, doc.MediaType, n, in.Language)
+				p, ok := layer.Page(n)
+				var err error
+				if !ok {
+					p, err = a.Engine.PageText(ctx, path, doc.MediaType, n, in.Language)
+				}
 				if err == nil {
 					err = a.Docs.PutText(ctx, documents.PageKey(in.JobID, n), p.Text)
 				}

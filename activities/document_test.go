@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
+	"github.com/docket-dev/docket/ocr"
 )
 
 func docActivities(t *testing.T) (*activities.DocumentActivities, *documents.Store) {
@@ -242,6 +246,82 @@ func TestSummarizeReportsTruncation(t *testing.T) {
 			} else {
 				require.NotContains(t, string(b), `"truncated"`)
 			}
+		})
+	}
+}
+
+// countingEngine is an OCR engine whose tools are wrappers that count each
+// run, by tool, and exec the real tool.
+func countingEngine(t *testing.T) (*ocr.Engine, func(tool string) int) {
+	t.Helper()
+	dir := t.TempDir()
+	wrap := func(tool string) string {
+		real, err := exec.LookPath(tool)
+		require.NoError(t, err)
+		w := filepath.Join(dir, tool)
+		script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in --list-langs) ;; *) echo x >> '%s/%s.log' ;; esac\nexec '%s' \"$@\"\n", dir, tool, real)
+		require.NoError(t, os.WriteFile(w, []byte(script), 0o700))
+		return w
+	}
+	e := &ocr.Engine{Tesseract: wrap("tesseract"), PDFToText: wrap("pdftotext"), PDFToPPM: wrap("pdftoppm"),
+		PDFInfo: wrap("pdfinfo"), PDFImages: wrap("pdfimages"), TempDir: t.TempDir()}
+	return e, func(tool string) int {
+		data, err := os.ReadFile(filepath.Join(dir, tool+".log"))
+		if os.IsNotExist(err) {
+			return 0
+		}
+		require.NoError(t, err)
+		return strings.Count(string(data), "x")
+	}
+}
+
+// A long PDF of one text line per page is read from its text layer whole:
+// one pdftotext run, no rasterising or recognition; a retry still resumes
+// from exactly the pages its heartbeat recorded.
+func TestOCRLongTextPDFWithoutOCR(t *testing.T) {
+	const n = 310
+	var pages []testdocs.Page
+	for i := range n {
+		pages = append(pages, testdocs.Page{Text: []string{fmt.Sprintf("Text of page %d.", i+1)}})
+	}
+	tests := []struct {
+		name    string
+		details any
+		markers map[int]string
+	}{
+		{"first attempt", nil, nil},
+		{"resumed", activities.OCRProgress{Done: 2, Total: n, Pages: []activities.PageRef{
+			{Page: 1, Method: "text-layer", Chars: 8}, {Page: 200, Method: "text-layer", Chars: 8},
+		}}, map[int]string{1: "MARKER 1", 200: "MARKER 200"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, store := docActivities(t)
+			engine, runs := countingEngine(t)
+			a.Engine = engine
+			ctx := context.Background()
+			d, _, err := store.Put(ctx, strings.NewReader(string(testdocs.PDF(pages))), "long.pdf", 1<<20)
+			require.NoError(t, err)
+			jobID := fmt.Sprintf("long-%d", i)
+			for page, text := range tt.markers {
+				require.NoError(t, store.PutText(ctx, documents.PageKey(jobID, page), text))
+			}
+			res, err := runOCR(t, a, activities.OCRInput{JobID: jobID, DocumentID: d.ID, Language: "eng"}, tt.details)
+			require.NoError(t, err)
+			require.Equal(t, n, res.Pages)
+			require.Len(t, res.PageTexts, n)
+			for _, p := range res.PageTexts {
+				want := fmt.Sprintf("Text of page %d.", p.Page)
+				if m, ok := tt.markers[p.Page]; ok {
+					want = m
+				}
+				require.Equal(t, want, p.Text, "page %d", p.Page)
+				require.Equal(t, "text-layer", p.Method)
+			}
+			require.Zero(t, runs("pdftoppm"))
+			require.Zero(t, runs("tesseract"))
+			require.Equal(t, 1, runs("pdftotext"))
+			require.Equal(t, 1, runs("pdfimages"))
 		})
 	}
 }
