@@ -259,6 +259,7 @@ feed:
 	}
 	out.Result = res
 	out.Report = report(ctx, a.Worker)
+	out.Report.Progress = &job.Progress{Done: int64(info.Pages), Total: int64(info.Pages)}
 	return out, nil
 }
 

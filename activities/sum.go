@@ -69,6 +69,7 @@ func (a *Activities) Sum(ctx context.Context, in job.SumInput) (job.StepOutput[j
 	}
 	out.Result = job.SumResult{Sum: p.Sum, Count: count}
 	out.Report = a.report(ctx)
+	out.Report.Progress = &job.Progress{Done: count, Total: count}
 	return out, nil
 }
 

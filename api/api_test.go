@@ -25,7 +25,6 @@ import (
 func TestSumJobEndToEnd(t *testing.T) {
 	v := submit(t, job.TypeSum, map[string]any{"start": -5, "end": 1_000_000})
 	require.Equal(t, job.TypeSum, v.Type)
-	require.NotNil(t, v.CreatedAt)
 	_, err := uuid.Parse(v.ID)
 	require.NoError(t, err, "job ids are UUIDs")
 
@@ -189,6 +188,7 @@ func TestJobTimeout(t *testing.T) {
 	got := call(t, stack.api.URL, http.MethodGet, "/jobs/"+v.ID, nil, nil).view(t)
 	require.Equal(t, job.StatusTimedOut, got.Status)
 	require.Equal(t, "timeout", got.Error.Type)
+	require.Equal(t, job.StatusTimedOut, got.Steps[0].Status, "a step cannot run on in a job that timed out")
 }
 
 // With no worker on its task queue a job is accepted and stays QUEUED,

@@ -180,8 +180,10 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 	case err == nil:
 		// Built here rather than read back: a failed read would turn an
 		// accepted job into an error that invites a duplicate submission.
-		now := time.Now().UTC()
-		v := View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input, CreatedAt: &now}
+		// It has no created_at: the job's clock is its workflow's start
+		// time, which the start call does not return, and a time taken
+		// here would differ from the one every later read shows.
+		v := View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input}
 		c.recentStarts().Add(id, startedJob{jobType: p.Type, runID: run.GetRunID()})
 		return v, true, nil
 	case errors.As(err, &already) && req.IdempotencyKey != "":
@@ -442,6 +444,7 @@ func (c *Client) viewOf(ctx context.Context, desc *workflowservice.DescribeWorkf
 		}
 	}
 	overlayPending(&v, desc.GetPendingActivities())
+	settle(&v, info, desc.GetPendingActivities())
 	if v.Status == StatusFailed && v.Error == nil {
 		v.Error = c.failureOf(ctx, v.ID)
 	}
@@ -462,69 +465,42 @@ func (c *Client) failureOf(ctx context.Context, id string) *Error {
 	if err == nil {
 		return nil
 	}
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return &Error{Type: appErr.Type(), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
-	}
-	var terminated *temporal.TerminatedError
-	if errors.As(err, &terminated) {
-		return &Error{Type: "terminated", Message: "the job's workflow was terminated"}
-	}
-	return &Error{Type: "error", Message: err.Error()}
+	e := ErrorOf(err)
+	return &e
 }
 
 // summaryOf is what visibility alone says of a job.
 func summaryOf(info *workflowpb.WorkflowExecutionInfo) View {
 	v := View{ID: info.GetExecution().GetWorkflowId(), Type: info.GetType().GetName()}
 	if t := info.GetStartTime(); t != nil {
-		ts := t.AsTime().UTC()
+		ts := t.AsTime().UTC().Truncate(TimePrecision)
 		v.CreatedAt = &ts
 	}
 	if t := info.GetCloseTime(); t != nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		ts := t.AsTime().UTC()
+		ts := t.AsTime().UTC().Truncate(TimePrecision)
 		v.FinishedAt = &ts
 	}
+	var sa string
+	_ = decodePayload(info.GetSearchAttributes().GetIndexedFields()[StatusSearchAttribute], &sa)
+	v.Status = DeriveStatus(StatusFacts{Execution: info.GetStatus(), SearchAttribute: Status(sa)})
 	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		v.Status = StatusSucceeded
-	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		v.Status = StatusFailed
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		v.Status = StatusFailed
-		v.Error = &Error{Type: "terminated", Message: "the job's workflow was terminated"}
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		v.Status = StatusCanceled
+		v.Error = &Error{Type: ErrTerminated, Message: "the job's workflow was terminated"}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		v.Status = StatusTimedOut
-		v.Error = &Error{Type: "timeout", Message: "the job did not finish within its time limit"}
-	default:
-		v.Status = StatusQueued
-		var s string
-		if decodePayload(info.GetSearchAttributes().GetIndexedFields()[StatusSearchAttribute], &s) == nil && Status(s) == StatusRunning {
-			v.Status = StatusRunning
-		}
+		v.Error = &Error{Type: ErrTimeout, Message: "the job did not finish within its time limit"}
 	}
 	return v
 }
 
-// overlayPending adds what only the server knows of a running step: whether
-// a worker has picked it up, which one, its attempt, its last heartbeat's
-// progress and its last failure.
+// overlayPending adds what only the server knows of a running step, fresher
+// than the workflow's own view: whether a worker has picked it up, which
+// one, its attempt, its last heartbeat's progress and its last failure.
 func overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
-	if v.Status.Terminal() {
-		return
-	}
-	anyStarted := false
-	for _, s := range v.Steps {
-		if s.Status != StatusRunning {
-			anyStarted = true
-		}
-	}
 	for _, pa := range pending {
 		name := pa.GetActivityType().GetName()
 		idx := -1
 		for i := range v.Steps {
-			if v.Steps[i].Name == name && v.Steps[i].Status == StatusRunning {
+			if v.Steps[i].Name == name && !v.Steps[i].Status.Terminal() {
 				idx = i
 			}
 		}
@@ -533,38 +509,44 @@ func overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
 			idx = len(v.Steps) - 1
 		}
 		s := &v.Steps[idx]
-		s.Attempt = pa.GetAttempt()
-		s.Worker = pa.GetLastWorkerIdentity()
+		s.Attempt = max(s.Attempt, pa.GetAttempt())
+		if w := pa.GetLastWorkerIdentity(); w != "" {
+			s.Worker = w
+		}
 		if f := pa.GetLastFailure(); f != nil {
-			s.LastError = f.GetMessage()
+			s.LastError = ErrorOf(temporal.GetDefaultFailureConverter().FailureToError(f)).Message
 		}
 		if t := pa.GetLastStartedTime(); t != nil {
-			ts := t.AsTime().UTC()
+			ts := t.AsTime().UTC().Truncate(TimePrecision)
 			s.StartedAt = &ts
 		}
 		var p Progress
 		if d := pa.GetHeartbeatDetails().GetPayloads(); len(d) > 0 && decodePayload(d[0], &p) == nil && p.Total > 0 {
 			s.Progress = &p
 		}
-		started := pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED ||
-			pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED || s.Attempt > 1
-		if started {
+		if pendingStarted(pa) {
 			s.Status = StatusRunning
-			anyStarted = true
 		} else {
 			s.Status = StatusQueued
 		}
-		if s.StartedAt != nil && (v.StartedAt == nil || s.StartedAt.Before(*v.StartedAt)) && started {
-			v.StartedAt = s.StartedAt
-		}
 	}
-	if anyStarted {
-		v.Status = StatusRunning
-	} else {
-		v.Status = StatusQueued
+}
+
+// settle makes a detailed view agree with itself and with lists: the status
+// from DeriveStatus, steps of an ended job settled, and no start time while
+// nothing has started.
+func settle(v *View, info *workflowpb.WorkflowExecutionInfo, pending []*workflowpb.PendingActivityInfo) {
+	var sa string
+	_ = decodePayload(info.GetSearchAttributes().GetIndexedFields()[StatusSearchAttribute], &sa)
+	v.Status = DeriveStatus(StatusFacts{Execution: info.GetStatus(), SearchAttribute: Status(sa), Pending: pending, Steps: v.Steps})
+	SettleSteps(v.Status, v.Steps)
+	if v.Status == StatusQueued {
 		v.StartedAt = nil
-		for i := range v.Steps {
-			v.Steps[i].Status = StatusQueued
+		return
+	}
+	for _, s := range v.Steps {
+		if s.StartedAt != nil && (v.StartedAt == nil || s.StartedAt.Before(*v.StartedAt)) {
+			v.StartedAt = s.StartedAt
 		}
 	}
 }

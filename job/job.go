@@ -108,6 +108,9 @@ type StepReport struct {
 	Attempt    int32     `json:"attempt"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
+	// Progress is the step's final count of its units of work, which the
+	// finished step keeps showing (its heartbeats end with it).
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // StatusSearchAttribute is the name of the Keyword search attribute that

@@ -73,14 +73,18 @@ func Wordcount(ctx workflow.Context, in job.WordcountInput) (job.WordcountResult
 // query with it.
 type jobRun struct {
 	view job.View
+	// pickup is the version of changeStatusOnPickup this run follows.
+	pickup workflow.Version
+	// runningPublished: DocketStatus already says RUNNING.
+	runningPublished bool
 }
 
-// setup starts the job's view, registers the status query, marks the job
-// as picked up in visibility and validates the input, which may come from
-// the temporal CLI without the API's checks.
+// setup starts the job's view, registers the status query, listens for the
+// workers' step events and validates the input, which may come from the
+// temporal CLI without the API's checks.
 func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) {
 	info := workflow.GetInfo(ctx)
-	created := info.WorkflowStartTime.UTC()
+	created := info.WorkflowStartTime.UTC().Truncate(job.TimePrecision)
 	r := &jobRun{view: job.View{
 		ID:        info.WorkflowExecution.ID,
 		Type:      jobType,
@@ -94,15 +98,83 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	}); err != nil {
 		return nil, err
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(string(job.StatusRunning))); err != nil {
-		return nil, err
+	r.pickup = workflow.GetVersion(ctx, changeStatusOnPickup, workflow.DefaultVersion, 1)
+	if r.pickup == workflow.DefaultVersion {
+		// Before the change the job was marked RUNNING on its first
+		// workflow task, whether or not any worker had picked up a step.
+		if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(string(job.StatusRunning))); err != nil {
+			return nil, err
+		}
+		r.runningPublished = true
 	}
+	// Step events keep arriving while a canceled step winds down.
+	events, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(events, r.watchSteps)
 	if err := in.Normalize(); err != nil {
 		r.fail(job.Error{Type: job.ErrInvalidInput, Message: err.Error()})
 		r.publishStatus(ctx)
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), job.ErrInvalidInput, err)
 	}
 	return r, nil
+}
+
+// watchSteps applies the workers' step events (job.SignalStep) to the view.
+func (r *jobRun) watchSteps(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, job.SignalStep)
+	for {
+		var ev job.StepEvent
+		if !ch.Receive(ctx, &ev) {
+			return
+		}
+		r.onStepEvent(ctx, ev)
+	}
+}
+
+// onStepEvent records that a worker picked up a step, or how far it got.
+// Events of an earlier attempt, or of a step that has already ended, arrive
+// late and change nothing.
+func (r *jobRun) onStepEvent(ctx workflow.Context, ev job.StepEvent) {
+	idx := -1
+	for i := range r.view.Steps {
+		if r.view.Steps[i].Name == ev.Step && !r.view.Steps[i].Status.Terminal() {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return
+	}
+	s := &r.view.Steps[idx]
+	if ev.Attempt < s.Attempt {
+		return
+	}
+	if ev.Attempt > s.Attempt {
+		s.Progress = nil
+	}
+	started := ev.Started.UTC().Truncate(job.TimePrecision)
+	s.Status, s.Attempt, s.Worker, s.StartedAt = job.StatusRunning, ev.Attempt, ev.Worker, &started
+	if ev.Progress != nil && (s.Progress == nil || ev.Progress.Done >= s.Progress.Done) {
+		s.Progress = ev.Progress
+	}
+	if r.view.StartedAt == nil {
+		r.view.StartedAt = &started
+	}
+	r.markRunning(ctx)
+}
+
+// markRunning records that a worker has picked up a step of the job: in the
+// view and, once, in DocketStatus.
+func (r *jobRun) markRunning(ctx workflow.Context) {
+	if r.view.Status.Terminal() {
+		return
+	}
+	r.view.Status = job.StatusRunning
+	if r.runningPublished || r.pickup == workflow.DefaultVersion {
+		return
+	}
+	r.runningPublished = true
+	if err := workflow.UpsertTypedSearchAttributes(ctx, statusKey.ValueSet(string(job.StatusRunning))); err != nil {
+		workflow.GetLogger(ctx).Warn("could not publish the RUNNING status", "error", err)
+	}
 }
 
 // runStep runs one activity as a step of the job, named after the activity, and records its
@@ -113,32 +185,50 @@ func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptio
 	opts.WaitForCancellation = true
 	ctx = workflow.WithActivityOptions(ctx, opts)
 
-	now := workflow.Now(ctx).UTC()
-	if r.view.StartedAt == nil {
-		r.view.StartedAt = &now
+	if len(r.view.Steps) > 0 {
+		// An earlier step ran, so a worker picked the job up even if its
+		// step event was lost.
+		r.markRunning(ctx)
 	}
-	r.view.Status = job.StatusRunning
-	r.view.Steps = append(r.view.Steps, job.Step{Name: activity, Status: job.StatusRunning})
-	step := &r.view.Steps[len(r.view.Steps)-1]
+	// QUEUED until a worker says it has picked the step up.
+	r.view.Steps = append(r.view.Steps, job.Step{Name: activity, Status: job.StatusQueued})
+	idx := len(r.view.Steps) - 1
 
 	var out job.StepOutput[T]
 	err := workflow.ExecuteActivity(ctx, activity, args...).Get(ctx, &out)
-	finished := workflow.Now(ctx).UTC()
+	// Step events may have grown the slice meanwhile; index, not pointer.
+	step := &r.view.Steps[idx]
+	finished := workflow.Now(ctx).UTC().Truncate(job.TimePrecision)
 	step.FinishedAt = &finished
 	if err != nil {
 		step.Status = stepStatus(err)
-		step.LastError = describe(err).Message
+		step.LastError = job.ErrorOf(err).Message
+		var timeoutErr *temporal.TimeoutError
+		var p job.Progress
+		if errors.As(err, &timeoutErr) && timeoutErr.HasLastHeartbeatDetails() && timeoutErr.LastHeartbeatDetails(&p) == nil && p.Total > 0 {
+			step.Progress = &p
+		}
 		return out.Result, out.Report, err
 	}
 	rep := out.Report
+	started := rep.StartedAt.UTC().Truncate(job.TimePrecision)
 	step.Status = job.StatusSucceeded
 	step.Attempt = rep.Attempt
 	step.Worker = rep.Worker
-	step.StartedAt = &rep.StartedAt
+	step.StartedAt = &started
+	if rep.Progress != nil {
+		step.Progress = rep.Progress
+	}
+	if r.view.StartedAt == nil {
+		r.view.StartedAt = &started
+	}
 	return out.Result, rep, nil
 }
 
-// finish records the job's outcome and returns what the workflow returns.
+// finish records the job's outcome and returns what the workflow returns:
+// on failure Docket's own error, the cause's type and message, so that the
+// Web UI and `temporal workflow describe` lead with the reason rather than
+// with Temporal's "activity error" wrapping (the original stays its cause).
 func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, error) {
 	switch {
 	case err == nil:
@@ -146,7 +236,11 @@ func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, err
 	case temporal.IsCanceledError(err):
 		r.view.Status = job.StatusCanceled
 	default:
-		r.fail(describe(err))
+		e := job.ErrorOf(err)
+		r.fail(e)
+		if r.pickup != workflow.DefaultVersion {
+			err = temporal.NewApplicationErrorWithOptions(e.Message, e.Type, temporal.ApplicationErrorOptions{NonRetryable: !e.Retryable, Cause: err})
+		}
 	}
 	r.publishStatus(ctx)
 	return result, err
@@ -158,6 +252,10 @@ func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, err
 const (
 	// changeFinalStatus: the final status is published in DocketStatus.
 	changeFinalStatus = "final-status-search-attribute"
+	// changeStatusOnPickup: DocketStatus turns RUNNING when a worker picks
+	// up a step (job.SignalStep), not on the first workflow task, and a
+	// failed job fails with Docket's own error.
+	changeStatusOnPickup = "status-on-pickup"
 )
 
 // publishStatus records the job's final status in the DocketStatus search
@@ -190,18 +288,4 @@ func stepStatus(err error) job.Status {
 		return job.StatusTimedOut
 	}
 	return job.StatusFailed
-}
-
-// describe turns an activity's error into the job's error: the innermost
-// application error's type and message, or a timeout.
-func describe(err error) job.Error {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return job.Error{Type: appErr.Type(), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
-	}
-	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) {
-		return job.Error{Type: "timeout", Message: timeoutErr.Error(), Retryable: true}
-	}
-	return job.Error{Type: "error", Message: err.Error(), Retryable: true}
 }

@@ -86,32 +86,81 @@ func TestWordcountSucceeds(t *testing.T) {
 	env.AssertExpectations(t)
 }
 
-// The final status is published in the DocketStatus search attribute for
-// lists and the Web UI, after RUNNING at the start.
-func TestFinalStatusIsPublished(t *testing.T) {
+// DocketStatus says RUNNING only once a worker has picked up a step (its
+// step event), then the final status; a job that fails before any step
+// runs, or whose step ends before its event arrives, goes straight to the
+// final status.
+func TestStatusIsPublishedOnPickup(t *testing.T) {
 	tests := []struct {
-		name  string
-		input job.SumInput
-		want  job.Status
+		name   string
+		input  job.SumInput
+		pickup bool
+		want   []job.Status
 	}{
-		{"succeeded", job.SumInput{Start: i64(1), End: i64(2)}, job.StatusSucceeded},
-		{"failed", job.SumInput{Start: i64(2), End: i64(1)}, job.StatusFailed},
+		{"picked up, succeeded", job.SumInput{Start: i64(1), End: i64(2), WorkMS: 400}, true, []job.Status{job.StatusRunning, job.StatusSucceeded}},
+		{"no step event, succeeded", job.SumInput{Start: i64(1), End: i64(2)}, false, []job.Status{job.StatusSucceeded}},
+		{"invalid input", job.SumInput{Start: i64(2), End: i64(1)}, false, []job.Status{job.StatusFailed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t)
-			var published []string
+			var published []job.Status
 			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 				sa := args.Get(0).(temporal.SearchAttributes)
 				if v, ok := sa.GetKeyword(temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute)); ok {
-					published = append(published, v)
+					published = append(published, job.Status(v))
 				}
 			}).Return(nil)
+			if tt.pickup {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: activities.NameSum, Attempt: 1, Worker: "w-1", Started: time.Now()})
+				}, 100*time.Millisecond)
+			}
 			env.ExecuteWorkflow(job.TypeSum, tt.input)
 			require.True(t, env.IsWorkflowCompleted())
-			require.Equal(t, []string{string(job.StatusRunning), string(tt.want)}, published)
+			require.Equal(t, tt.want, published)
 		})
 	}
+}
+
+// The status query answers what the API shows: a step is QUEUED until a
+// worker's step event says it was picked up, then RUNNING with its attempt,
+// worker and progress; a finished step keeps its final progress.
+func TestStatusQueryFollowsStepEvents(t *testing.T) {
+	env := newEnv(t)
+	var before, after job.View
+	env.RegisterDelayedCallback(func() { before = statusOf(t, env) }, 50*time.Millisecond)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: activities.NameSum, Attempt: 1, Worker: "w-1", Started: time.Now(),
+			Progress: &job.Progress{Done: 5, Total: 10}})
+	}, 100*time.Millisecond)
+	env.RegisterDelayedCallback(func() { after = statusOf(t, env) }, 150*time.Millisecond)
+	env.ExecuteWorkflow(job.TypeSum, job.SumInput{Start: i64(1), End: i64(10), WorkMS: 400})
+	require.NoError(t, env.GetWorkflowError())
+
+	require.Equal(t, job.StatusQueued, before.Status)
+	require.Nil(t, before.StartedAt)
+	require.Equal(t, []job.Status{job.StatusQueued}, stepStatuses(before))
+
+	require.Equal(t, job.StatusRunning, after.Status)
+	require.NotNil(t, after.StartedAt)
+	require.Len(t, after.Steps, 1)
+	require.Equal(t, job.StatusRunning, after.Steps[0].Status)
+	require.Equal(t, "w-1", after.Steps[0].Worker)
+	require.EqualValues(t, 1, after.Steps[0].Attempt)
+	require.Equal(t, &job.Progress{Done: 5, Total: 10}, after.Steps[0].Progress)
+
+	end := statusOf(t, env)
+	require.Equal(t, job.StatusSucceeded, end.Steps[0].Status)
+	require.Equal(t, &job.Progress{Done: 10, Total: 10}, end.Steps[0].Progress, "the finished step keeps its final progress")
+}
+
+func stepStatuses(v job.View) []job.Status {
+	var out []job.Status
+	for _, s := range v.Steps {
+		out = append(out, s.Status)
+	}
+	return out
 }
 
 // A retryable failure is retried by the activity's retry policy and the
@@ -157,6 +206,15 @@ func TestNonRetryableFailureFailsOnce(t *testing.T) {
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, job.ErrHTTPClientError, appErr.Type())
 	require.Equal(t, 1, calls)
+	// The workflow fails with Docket's own error, so that the first line
+	// the Web UI and `temporal workflow describe` show is the reason.
+	var wfErr *temporal.WorkflowExecutionError
+	require.ErrorAs(t, err, &wfErr)
+	top, ok := wfErr.Unwrap().(*temporal.ApplicationError)
+	require.True(t, ok, "the workflow's failure is Docket's error, not Temporal's activity error: %T", wfErr.Unwrap())
+	require.Equal(t, "server answered 404 Not Found", top.Message())
+	require.Equal(t, job.ErrHTTPClientError, top.Type())
+	require.True(t, top.NonRetryable())
 
 	v := statusOf(t, env)
 	require.Equal(t, job.StatusFailed, v.Status)
@@ -220,6 +278,7 @@ func TestCancelStopsRunningStep(t *testing.T) {
 	v := statusOf(t, env)
 	require.Equal(t, job.StatusCanceled, v.Status)
 	require.Equal(t, job.StatusCanceled, v.Steps[0].Status)
+	require.Equal(t, "the step was canceled", v.Steps[0].LastError)
 }
 
 // An activity that keeps timing out is retried up to the policy's limit,

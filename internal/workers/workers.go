@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/docket-dev/docket/activities"
@@ -57,6 +58,7 @@ func Start(c client.Client, o Options) (*Set, error) {
 		Identity:                     o.Identity,
 		WorkerStopTimeout:            o.StopTimeout,
 		MaxHeartbeatThrottleInterval: o.HeartbeatInterval,
+		Interceptors:                 []interceptor.WorkerInterceptor{newStepEvents(c, o.Identity, o.HeartbeatInterval)},
 	}
 	s := &Set{}
 	for _, role := range roles {

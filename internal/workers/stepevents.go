@@ -1,0 +1,148 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+
+	"github.com/docket-dev/docket/job"
+)
+
+// stepEvents tells a job's workflow, with job.SignalStep, when a worker
+// picks up one of its steps and, at most every interval, how far the step
+// has got. Only a worker knows either, and the workflow needs both: its
+// DocketStatus search attribute turns RUNNING only when a step really
+// started (so lists, the Web UI and `temporal workflow list` agree with
+// GET /jobs/{id}), and its status query then answers the attempt, worker and
+// progress that GET /jobs/{id} shows. Being an interceptor, every activity
+// of every role gets it without its own code.
+type stepEvents struct {
+	interceptor.WorkerInterceptorBase
+	client   client.Client
+	identity string
+	interval time.Duration
+}
+
+// signalTimeout bounds one signal; a lost one only delays the status view.
+const signalTimeout = 5 * time.Second
+
+func newStepEvents(c client.Client, identity string, interval time.Duration) *stepEvents {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	return &stepEvents{client: c, identity: identity, interval: interval}
+}
+
+// InterceptActivity is called for each activity execution, so the state
+// below is per attempt.
+func (s *stepEvents) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	in := &stepInbound{events: s}
+	in.Next = next
+	return in
+}
+
+type stepInbound struct {
+	interceptor.ActivityInboundInterceptorBase
+	events *stepEvents
+
+	mu       sync.Mutex
+	ev       job.StepEvent
+	wfID     string
+	runID    string
+	lastSent time.Time
+	sending  bool
+}
+
+func (a *stepInbound) Init(outbound interceptor.ActivityOutboundInterceptor) error {
+	o := &stepOutbound{in: a}
+	o.Next = outbound
+	return a.Next.Init(o)
+}
+
+func (a *stepInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	info := activity.GetInfo(ctx)
+	if !info.IsLocalActivity && info.WorkflowExecution.ID != "" {
+		a.wfID, a.runID = info.WorkflowExecution.ID, info.WorkflowExecution.RunID
+		a.ev = job.StepEvent{
+			Step:    info.ActivityType.Name,
+			Attempt: info.Attempt,
+			Worker:  a.events.identity,
+			Started: info.StartedTime.UTC(),
+		}
+		// In the background: the step itself must not wait on the signal.
+		a.send(true)
+	}
+	return a.Next.ExecuteActivity(ctx, in)
+}
+
+// progressOf reads the Done and Total that Docket's heartbeats carry
+// (job.Progress, or a struct that embeds its fields).
+func progressOf(details []any) (*job.Progress, bool) {
+	if len(details) == 0 {
+		return nil, false
+	}
+	b, err := json.Marshal(details[0])
+	if err != nil {
+		return nil, false
+	}
+	var p job.Progress
+	if json.Unmarshal(b, &p) != nil || p.Total <= 0 {
+		return nil, false
+	}
+	return &p, true
+}
+
+func (a *stepInbound) progress(details []any) {
+	if a.wfID == "" {
+		return
+	}
+	p, ok := progressOf(details)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	a.ev.Progress = p
+	due := time.Since(a.lastSent) >= a.events.interval
+	a.mu.Unlock()
+	if due {
+		a.send(false)
+	}
+}
+
+// send signals the current event unless a signal is already on its way
+// (the first, start, signal is always sent).
+func (a *stepInbound) send(first bool) {
+	a.mu.Lock()
+	if a.sending && !first {
+		a.mu.Unlock()
+		return
+	}
+	a.sending = true
+	a.lastSent = time.Now()
+	ev := a.ev
+	a.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+		defer cancel()
+		// The workflow may have closed meanwhile; nothing depends on it.
+		_ = a.events.client.SignalWorkflow(ctx, a.wfID, a.runID, job.SignalStep, ev)
+		a.mu.Lock()
+		a.sending = false
+		a.mu.Unlock()
+	}()
+}
+
+type stepOutbound struct {
+	interceptor.ActivityOutboundInterceptorBase
+	in *stepInbound
+}
+
+func (o *stepOutbound) RecordHeartbeat(ctx context.Context, details ...any) {
+	o.Next.RecordHeartbeat(ctx, details...)
+	o.in.progress(details)
+}
