@@ -65,13 +65,13 @@ var oasRoutes = []struct {
 	route    oasRoute
 	statuses []int
 }{
-	{oasRoute{http.MethodPost, "/jobs"}, []int{200, 202, 400, 413, 415, 422, 500, 503}},
+	{oasRoute{http.MethodPost, "/jobs"}, []int{200, 202, 400, 408, 413, 415, 422, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs"}, []int{200, 400, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodDelete, "/jobs/{id}"}, []int{202, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/results"}, []int{200, 400, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 404, 500, 503}},
-	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 413, 415, 500, 503}},
+	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 408, 413, 415, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500}},
 	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 404, 500, 503}},
