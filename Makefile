@@ -29,7 +29,7 @@ $(TEMPORAL):
 
 tools: $(TEMPORAL)
 
-## deps: tesseract, its English data and poppler from Debian's packages, when missing.
+## deps: tesseract, its English data, poppler and node/npm from Debian's packages, when missing.
 deps:
 	@./scripts/deps.sh
 

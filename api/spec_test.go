@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gorilla/mux"
+	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/documents"
@@ -63,13 +65,13 @@ var oasRoutes = []struct {
 	route    oasRoute
 	statuses []int
 }{
-	{oasRoute{http.MethodPost, "/jobs"}, []int{200, 202, 400, 413, 415, 422, 500, 503}},
+	{oasRoute{http.MethodPost, "/jobs"}, []int{200, 202, 400, 408, 413, 415, 422, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs"}, []int{200, 400, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodDelete, "/jobs/{id}"}, []int{202, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/results"}, []int{200, 400, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 404, 500, 503}},
-	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 413, 415, 500, 503}},
+	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 408, 413, 415, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500}},
 	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 404, 500, 503}},
@@ -224,32 +226,62 @@ func oasJSONFields(typ reflect.Type) (names, always []string) {
 	return names, always
 }
 
+// oasFlatten returns a schema's properties and required fields together
+// with those of its allOf parts (a job view variant is JobBase plus its
+// type and input).
+func oasFlatten(s *openapi3.Schema) (openapi3.Schemas, []string) {
+	props := openapi3.Schemas{}
+	var required []string
+	for name, p := range s.Properties {
+		props[name] = p
+	}
+	required = append(required, s.Required...)
+	for _, part := range s.AllOf {
+		if part.Value == nil {
+			continue
+		}
+		pp, pr := oasFlatten(part.Value)
+		for name, p := range pp {
+			props[name] = p
+		}
+		required = append(required, pr...)
+	}
+	slices.Sort(required)
+	return props, slices.Compact(required)
+}
+
 func TestSpecSchemasMatchGoTypes(t *testing.T) {
 	doc := oasLoad(t)
 	for name, v := range map[string]any{
-		"Job":              job.View{},
-		"Step":             job.Step{},
-		"Progress":         job.Progress{},
-		"JobError":         job.Error{},
-		"JobList":          api.JobList{},
-		"Result":           api.Result{},
-		"Problem":          api.Problem{},
-		"StartRequest":     job.StartRequest{},
-		"SumInput":         job.SumInput{},
-		"WordcountInput":   job.WordcountInput{},
-		"SumResult":        job.SumResult{},
-		"WordcountResult":  job.WordcountResult{},
-		"WordCount":        job.WordCount{},
-		"DocumentInput":    job.DocumentInput{},
-		"SummarizeOptions": job.SummarizeOptions{},
-		"DocumentResult":   job.DocumentResult{},
-		"PageText":         job.PageText{},
-		"EntitiesResult":   job.EntitiesResult{},
-		"Entity":           job.Entity{},
-		"SummaryResult":    job.SummaryResult{},
-		"Usage":            job.Usage{},
-		"Document":         documents.Document{},
-		"DocumentList":     api.DocumentList{},
+		"SumJob":                  job.View{},
+		"WordcountJob":            job.View{},
+		"DocumentJob":             job.View{},
+		"Step":                    job.Step{},
+		"Progress":                job.Progress{},
+		"JobError":                job.Error{},
+		"JobList":                 api.JobList{},
+		"SumResultEnvelope":       api.Result{},
+		"WordcountResultEnvelope": api.Result{},
+		"DocumentResultEnvelope":  api.Result{},
+		"Problem":                 api.Problem{},
+		"SumStartRequest":         job.StartRequest{},
+		"WordcountStartRequest":   job.StartRequest{},
+		"DocumentStartRequest":    job.StartRequest{},
+		"SumInput":                job.SumInput{},
+		"WordcountInput":          job.WordcountInput{},
+		"SumResult":               job.SumResult{},
+		"WordcountResult":         job.WordcountResult{},
+		"WordCount":               job.WordCount{},
+		"DocumentInput":           job.DocumentInput{},
+		"SummarizeOptions":        job.SummarizeOptions{},
+		"DocumentResult":          job.DocumentResult{},
+		"PageText":                job.PageText{},
+		"EntitiesResult":          job.EntitiesResult{},
+		"Entity":                  job.Entity{},
+		"SummaryResult":           job.SummaryResult{},
+		"Usage":                   job.Usage{},
+		"Document":                documents.Document{},
+		"DocumentList":            api.DocumentList{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ref := doc.Components.Schemas[name]
@@ -261,15 +293,15 @@ func TestSpecSchemasMatchGoTypes(t *testing.T) {
 				t.Errorf("type %v, want object", s.Type)
 			}
 			names, always := oasJSONFields(reflect.TypeOf(v))
+			propMap, required := oasFlatten(s)
 			var props []string
-			for p := range s.Properties {
+			for p := range propMap {
 				props = append(props, p)
 			}
 			sort.Strings(props)
 			if !slices.Equal(props, names) {
 				t.Errorf("properties %v, want the JSON fields of %T %v", props, v, names)
 			}
-			required := slices.Clone(s.Required)
 			sort.Strings(required)
 			if !slices.Equal(required, always) {
 				t.Errorf("required %v, want the fields %T always encodes %v", required, v, always)
@@ -295,6 +327,9 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 		Error:           &job.Error{Type: job.ErrInvalidInput, Message: "m"},
 		CancelRequested: true,
 	}
+	// A list's view of a job: what visibility knows (job.summaryOf).
+	summary := job.View{ID: "x", Type: job.TypeSum, Status: job.StatusTimedOut, CreatedAt: &ts, FinishedAt: &ts,
+		Error: &job.Error{Type: "timeout", Message: "the job did not finish within its time limit"}}
 	const docID = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	docIn := &job.DocumentInput{DocumentID: docID}
 	if err := docIn.Normalize(); err != nil {
@@ -337,7 +372,8 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 		{"wordcount job", "Job", job.View{ID: "x", Type: job.TypeWordcount, Status: job.StatusSucceeded,
 			Input: &job.WordcountInput{URL: "https://example.com/", Top: 10}, CreatedAt: &ts}},
 		{"empty list", "JobList", api.JobList{Jobs: []job.View{}}},
-		{"list", "JobList", api.JobList{Jobs: []job.View{full}, NextPageToken: "abc"}},
+		{"list", "JobList", api.JobList{Jobs: []job.View{summary, {ID: "y", Type: job.TypeDocument, Status: job.StatusQueued, CreatedAt: &ts}}, NextPageToken: "abc"}},
+		{"summary", "JobSummary", summary},
 		{"sum result", "Result", api.Result{ID: "x", Type: job.TypeSum, Status: job.StatusSucceeded,
 			Result: raw(job.SumResult{Sum: 55, Count: 10})}},
 		{"wordcount result", "Result", api.Result{ID: "x", Type: job.TypeWordcount, Status: job.StatusSucceeded,
@@ -378,6 +414,33 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 			if err := ref.Value.VisitJSON(decoded); err != nil {
 				t.Errorf("%s does not accept %s: %v", tc.schema, raw(tc.value), err)
 			}
+		})
+	}
+	// The per-type variants bite: a value of one type is not a value of
+	// another, and lists carry no input.
+	for _, tc := range []struct {
+		name, schema string
+		value        any
+	}{
+		{"sum job with a wordcount input", "Job", job.View{ID: "x", Type: job.TypeSum, Status: job.StatusQueued,
+			Input: &job.WordcountInput{URL: "https://example.com/", Top: 10}}},
+		{"document job with a sum input", "Job", job.View{ID: "x", Type: job.TypeDocument, Status: job.StatusQueued, Input: sumIn(1, 2)}},
+		{"job of an unknown type", "Job", job.View{ID: "x", Type: "resize", Status: job.StatusQueued}},
+		{"listed job with input", "JobList", api.JobList{Jobs: []job.View{full}}},
+		{"listed job with steps", "JobSummary", job.View{ID: "x", Type: job.TypeSum, Status: job.StatusRunning, Steps: full.Steps}},
+		{"sum result holding a document result", "Result", api.Result{ID: "x", Type: job.TypeSum, Status: job.StatusSucceeded, Result: raw(fullDoc)}},
+		{"document result holding a sum result", "Result", api.Result{ID: "x", Type: job.TypeDocument, Status: job.StatusSucceeded,
+			Result: raw(job.SumResult{Sum: 3, Count: 2})}},
+		{"sum start with a document input", "StartRequest", job.StartRequest{Type: job.TypeSum, Input: raw(job.DocumentInput{DocumentID: docID})}},
+		{"wordcount start with a sum input", "StartRequest", job.StartRequest{Type: job.TypeWordcount, Input: raw(sumIn(1, 2))}},
+		{"start without a type", "StartRequest", job.StartRequest{Input: raw(sumIn(1, 2))}},
+	} {
+		t.Run("rejects "+tc.name, func(t *testing.T) {
+			ref := doc.Components.Schemas[tc.schema]
+			require.NotNil(t, ref, "no schema %s", tc.schema)
+			var decoded any
+			require.NoError(t, json.Unmarshal(raw(tc.value), &decoded))
+			require.Error(t, ref.Value.VisitJSON(decoded), "%s accepts %s", tc.schema, raw(tc.value))
 		})
 	}
 	// Every status and type is in the enums.
@@ -497,17 +560,24 @@ func TestSpecDocumentDetails(t *testing.T) {
 	if got := strs(steps.Items.Value.Enum); !slices.Equal(got, job.DocumentSteps) {
 		t.Errorf("DocumentInput.steps enum %v, want %v", got, job.DocumentSteps)
 	}
-	if got, ok := steps.Default.([]any); !ok || !slices.Equal(strs(got), job.DocumentSteps) {
-		t.Errorf("DocumentInput.steps default %v, want %v", steps.Default, job.DocumentSteps)
+	// Input defaults are stated in the descriptions, not as `default`:
+	// openapi-typescript makes a property with a default required (outside
+	// inline request bodies), so a client could not leave it out; see
+	// TestSpecRequestSchemasHaveNoDefaults.
+	if d := steps.Description; !strings.Contains(d, "Empty or absent means all three") || len(job.DocumentSteps) != 3 {
+		t.Errorf("DocumentInput.steps description %q does not say that absent means all %d steps %v", d, len(job.DocumentSteps), job.DocumentSteps)
 	}
-	if got := prop(in, "language").Default; got != job.DefaultLanguage {
-		t.Errorf("DocumentInput.language default %v, want %s", got, job.DefaultLanguage)
+	if d := prop(in, "language").Description; !strings.Contains(d, "absent means `"+job.DefaultLanguage+"`") {
+		t.Errorf("DocumentInput.language description %q does not state the default %s", d, job.DefaultLanguage)
 	}
 	words := prop(schema("SummarizeOptions"), "max_words")
 	if words.Min == nil || *words.Min != job.MinSummaryWords || words.Max == nil || *words.Max != job.MaxSummaryWords ||
-		words.Default != float64(job.DefaultSummaryWords) {
-		t.Errorf("SummarizeOptions.max_words is %v..%v default %v, want %d..%d default %d",
-			words.Min, words.Max, words.Default, job.MinSummaryWords, job.MaxSummaryWords, job.DefaultSummaryWords)
+		!strings.Contains(words.Description, fmt.Sprintf("absent means %d.", job.DefaultSummaryWords)) {
+		t.Errorf("SummarizeOptions.max_words is %v..%v (%q), want %d..%d and default %d in the description",
+			words.Min, words.Max, words.Description, job.MinSummaryWords, job.MaxSummaryWords, job.DefaultSummaryWords)
+	}
+	if d := prop(schema("WordcountInput"), "top").Description; !strings.Contains(d, fmt.Sprintf("absent means %d.", job.WordcountDefaultTop)) {
+		t.Errorf("WordcountInput.top description %q does not state the default %d", d, job.WordcountDefaultTop)
 	}
 	for _, tc := range []struct {
 		value any

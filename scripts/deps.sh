@@ -2,17 +2,20 @@
 # Installs the system tools Docket's document (OCR) job runs: tesseract with
 # its English data and poppler's pdftotext, pdftoppm, pdfinfo and pdfimages; plus qpdf,
 # which only the ocr tests use (to make an encrypted PDF, something Go's
-# standard library cannot). Idempotent: it touches apt only when something
+# standard library cannot); and node with npm, which the api tests use to
+# generate a TypeScript client from the OpenAPI document and compile it
+# (api/typescript_test.go; npm fetches the pinned generator). Idempotent: it touches apt only when something
 # is missing, so `make` targets can call it on every run. Debian only.
 set -euo pipefail
 
-PACKAGES=(tesseract-ocr tesseract-ocr-eng poppler-utils qpdf)
+PACKAGES=(tesseract-ocr tesseract-ocr-eng poppler-utils qpdf nodejs npm)
+TOOLS=(tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf node npm)
 
 say() { echo "deps: $*"; }
 die() { echo "deps: $*" >&2; exit 1; }
 
 missing=()
-for tool in tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf; do
+for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # The eng data is a separate package; a tesseract without it runs but
@@ -23,7 +26,7 @@ if command -v tesseract >/dev/null 2>&1 &&
 fi
 
 if ((${#missing[@]} == 0)); then
-  say "all present ($(tesseract --version 2>&1 | head -n1), $(pdftotext -v 2>&1 | head -n1), $(qpdf --version | head -n1))"
+  say "all present ($(tesseract --version 2>&1 | head -n1), $(pdftotext -v 2>&1 | head -n1), $(qpdf --version | head -n1), node $(node --version), npm $(npm --version))"
   exit 0
 fi
 say "missing: ${missing[*]}"
@@ -48,7 +51,7 @@ DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-
 
 # Check again: a package that installed but left a tool or the language data
 # missing (renamed package, held version) must not pass silently.
-for tool in tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf; do
+for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after install"
 done
 tesseract --list-langs 2>/dev/null | grep -qx eng || die "tesseract eng data still missing after install"
