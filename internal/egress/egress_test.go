@@ -391,7 +391,13 @@ func setUpNamespace(t *testing.T) {
 		if addr.Is6() {
 			family, bits = "-6", 128
 		}
-		require.NoError(t, ip(family, "addr", "add", addr.WithZone("").String()+"/"+strconv.Itoa(bits), "dev", "lo"))
+		args := []string{family, "addr", "add", addr.WithZone("").String() + "/" + strconv.Itoa(bits), "dev", "lo"}
+		if addr.Is6() {
+			// Without nodad an IPv6 address stays "tentative" for a moment
+			// and a listener cannot bind it yet.
+			args = append(args, "nodad")
+		}
+		require.NoError(t, ip(args...))
 	}
 }
 
