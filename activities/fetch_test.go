@@ -69,9 +69,10 @@ func get(t *testing.T, c *http.Client, rawURL string) (*http.Response, error) {
 
 func requireRefused(t *testing.T, c *http.Client, rawURL string) {
 	t.Helper()
-	resp, err := get(t, c, rawURL)
+	// A redirect refused from its URL alone still returns the redirect's
+	// response (body closed) with the error; the error is what counts.
+	_, err := get(t, c, rawURL)
 	require.Error(t, err, "fetch %s should be refused", rawURL)
-	require.Nil(t, resp)
 	require.True(t, errors.Is(err, activities.ErrDestinationRefused), "fetch %s: want ErrDestinationRefused, got %v", rawURL, err)
 }
 
@@ -108,47 +109,9 @@ func TestFetchClientRefusesLoopbackWithoutAllowList(t *testing.T) {
 	require.Zero(t, srv.hits.Load(), "a refused destination received a request")
 }
 
-func TestFetchClientRefusesPrivateAddressesBeforeDialing(t *testing.T) {
-	// None of these is contacted: the client checks the address before it
-	// dials, and errors.Is(err, ErrDestinationRefused) can only come from
-	// that check. The context timeout in get only guards against a hang.
-	c := activities.NewFetchClient(nil, fetchTimeout)
-	for _, u := range []string{
-		"http://10.0.0.1/",
-		"http://10.255.255.254:8080/",
-		"http://172.16.0.1/",
-		"http://172.31.255.1/",
-		"http://192.168.1.1/",
-		"http://169.254.169.254/latest/meta-data/", // cloud metadata
-		"http://169.254.0.1/",
-		"http://100.64.0.1/",      // carrier-grade NAT
-		"http://100.127.255.254/", // carrier-grade NAT, top of range
-		"http://224.0.0.1/",       // multicast
-		"http://255.255.255.255/",
-		"http://[::1]/",
-		"http://[::1]:8080/",
-		"http://[fe80::1]/",
-		"http://[fe80::1%25lo]/", // link-local with a zone
-		"http://[fc00::1]/",      // unique local
-		"http://[fd00::2]/",
-		"http://[ff02::1]/",         // multicast
-		"http://[::ffff:10.0.0.1]/", // IPv4-mapped private
-		"http://[::ffff:169.254.169.254]/",
-		"http://0.1.2.3/",              // "this network"
-		"http://198.18.0.1/",           // benchmarking
-		"http://240.0.0.1/",            // reserved
-		"http://192.0.0.8/",            // IETF assignments
-		"http://[64:ff9b::a9fe:a9fe]/", // NAT64 of 169.254.169.254
-		"http://[64:ff9b:1::a00:1]/",   // local NAT64
-		"http://[2002:7f00:1::]/",      // 6to4 of 127.0.0.1
-		"http://[::a00:1]/",            // IPv4-compatible 10.0.0.1
-		"http://[fec0::1]/",            // site-local
-	} {
-		t.Run(u, func(t *testing.T) {
-			requireRefused(t, c, u)
-		})
-	}
-}
+// Private, documentation and other special-purpose addresses are tested
+// in internal/egress, inside a network namespace of the test's own: no
+// test here sends a packet to an address that is not loopback.
 
 func TestFetchClientRefusesIPv6LoopbackListener(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
@@ -221,8 +184,8 @@ func TestFetchClientRefusesRedirectToNonAllowedHost(t *testing.T) {
 		"http://localhost:" + target.port(t) + "/",
 		"http://[::1]:" + target.port(t) + "/",
 		"http://127.0.0.2:" + target.port(t) + "/",
-		"http://169.254.169.254/latest/meta-data/",
-		"http://10.0.0.1/",
+		"http://[::ffff:127.0.0.1]:" + target.port(t) + "/",
+		"http://2130706433:" + target.port(t) + "/",
 	} {
 		requireRefused(t, c, via(to))
 	}
@@ -237,6 +200,7 @@ func TestFetchClientRefusesRedirectToNonAllowedHost(t *testing.T) {
 	require.Equal(t, int64(1), target.hits.Load())
 }
 
+// Five redirects are followed; the sixth is not (six requests in all).
 func TestFetchClientStopsRedirectLoops(t *testing.T) {
 	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
@@ -244,7 +208,7 @@ func TestFetchClientStopsRedirectLoops(t *testing.T) {
 	})
 	_, err := get(t, activities.NewFetchClient([]string{"127.0.0.1"}, fetchTimeout), srv.URL+"/?n=0")
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "stopped after 5 redirects")
+	require.Contains(t, err.Error(), "more than 5 redirects")
 	require.False(t, errors.Is(err, activities.ErrDestinationRefused))
-	require.Equal(t, int64(5), srv.hits.Load())
+	require.Equal(t, int64(6), srv.hits.Load())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/net/html"
 
+	"github.com/docket-dev/docket/internal/egress"
 	"github.com/docket-dev/docket/job"
 )
 
@@ -58,10 +60,7 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 	req.Header.Set("Accept", "text/html, text/plain;q=0.9, */*;q=0.1")
 	resp, err := client.Do(req)
 	if err != nil {
-		if errors.Is(err, ErrDestinationRefused) {
-			return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), job.ErrFetchRefused, nil)
-		}
-		return "", fmt.Errorf("fetch %s: %w", url, err)
+		return "", fetchError(url, err)
 	}
 	defer resp.Body.Close()
 
@@ -109,6 +108,26 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 		return htmlText(string(body)), nil
 	}
 	return string(body), nil
+}
+
+// fetchError maps an error of client.Do to the activity's error: the
+// permanent ones to a documented non-retryable type, so that the workflow
+// does not fetch the same URL five times; everything else (connection
+// errors, timeouts, a DNS server that does not answer) stays retryable.
+func fetchError(url string, err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, egress.ErrRefused):
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), job.ErrFetchRefused, nil)
+	case errors.Is(err, egress.ErrRedirect), errors.Is(err, egress.ErrInvalidURL):
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), job.ErrFetchFailed, nil)
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		// Built from Name and Err only: DNSError.Error() can name the
+		// worker's DNS server ("lookup x on 10.1.2.3:53: ...").
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("fetch %s: host name %s does not exist (%s)", url, dnsErr.Name, dnsErr.Err), job.ErrFetchFailed, nil)
+	}
+	return fmt.Errorf("fetch %s: %w", url, err)
 }
 
 func tooLarge(url string, limit int64) error {

@@ -414,7 +414,7 @@ func TestCountWordsRefusedDestination(t *testing.T) {
 		"default client":            {Worker: testWorker},
 	} {
 		t.Run(name, func(t *testing.T) {
-			for _, u := range []string{srv.URL + "/", "http://localhost:" + srv.port(t) + "/", "http://169.254.169.254/latest/meta-data/"} {
+			for _, u := range []string{srv.URL + "/", "http://localhost:" + srv.port(t) + "/", "http://[::ffff:127.0.0.1]:" + srv.port(t) + "/"} {
 				_, err := runCountWords(t, a, job.WordcountInput{URL: u})
 				requireAppError(t, err, job.ErrFetchRefused, true)
 			}

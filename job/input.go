@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
+
+	"github.com/docket-dev/docket/internal/egress"
 )
 
 // Bounds of the sum job's input. They keep (start+end)*count inside int64.
@@ -101,6 +104,12 @@ func (in *WordcountInput) Normalize() error {
 	}
 	if u.User != nil {
 		return &InputError{"input.url", "must not carry credentials"}
+	}
+	// Only what the URL itself shows is checked here. Whether its address
+	// may be fetched depends on the worker's DOCKET_FETCH_ALLOW_HOSTS,
+	// which the API does not know, so the worker's egress guard decides.
+	if err := egress.CheckURL(in.URL); err != nil {
+		return &InputError{"input.url", strings.TrimPrefix(err.Error(), egress.ErrInvalidURL.Error()+": ")}
 	}
 	if in.Top < 1 || in.Top > WordcountMaxTop {
 		return &InputError{"input.top", fmt.Sprintf("must be between 1 and %d", WordcountMaxTop)}

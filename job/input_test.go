@@ -92,6 +92,9 @@ func TestWordcountInputNormalize(t *testing.T) {
 		{"top 1", job.WordcountInput{URL: "http://example.com", Top: 1}, "", 1, ""},
 		{"top max", job.WordcountInput{URL: "http://example.com", Top: job.WordcountMaxTop}, "", job.WordcountMaxTop, ""},
 		{"upper-case scheme", job.WordcountInput{URL: "HTTPS://example.com/"}, "", job.WordcountDefaultTop, ""},
+		{"port 65535", job.WordcountInput{URL: "http://example.com:65535/"}, "", job.WordcountDefaultTop, ""},
+		{"port 1", job.WordcountInput{URL: "https://example.com:1/"}, "", job.WordcountDefaultTop, ""},
+		{"empty port", job.WordcountInput{URL: "http://example.com:/"}, "", job.WordcountDefaultTop, ""},
 		{"ip literal host", job.WordcountInput{URL: "http://127.0.0.1:8080/"}, "", job.WordcountDefaultTop, ""},
 		{"url at max length", job.WordcountInput{URL: longURL(job.WordcountMaxURLLen)}, "", job.WordcountDefaultTop, ""},
 
@@ -110,6 +113,15 @@ func TestWordcountInputNormalize(t *testing.T) {
 		{"user in url", job.WordcountInput{URL: "http://user@example.com/"}, "input.url", 0, "credentials"},
 		{"user and password in url", job.WordcountInput{URL: "https://user:secret@example.com/"}, "input.url", 0, "credentials"},
 		{"empty userinfo", job.WordcountInput{URL: "https://@example.com/"}, "input.url", 0, "credentials"},
+		// The port is the one address check the API can make: it does not
+		// know the worker's allow-list, so IP literals are the worker's call.
+		{"port 99999", job.WordcountInput{URL: "http://example.com:99999/"}, "input.url", 0, "between 1 and 65535"},
+		{"port 65536", job.WordcountInput{URL: "http://example.com:65536/"}, "input.url", 0, "between 1 and 65535"},
+		{"port 0", job.WordcountInput{URL: "http://example.com:0/"}, "input.url", 0, "between 1 and 65535"},
+		{"port huge", job.WordcountInput{URL: "http://example.com:99999999999999999999/"}, "input.url", 0, "between 1 and 65535"},
+		{"port on ipv6 literal", job.WordcountInput{URL: "http://[::1]:70000/"}, "input.url", 0, "between 1 and 65535"},
+		{"port not numeric", job.WordcountInput{URL: "http://example.com:http/"}, "input.url", 0, ""},
+		{"port negative", job.WordcountInput{URL: "http://example.com:-1/"}, "input.url", 0, ""},
 		{"bad url reported before bad top", job.WordcountInput{URL: "ftp://x", Top: 1000}, "input.url", 0, ""},
 	}
 	for _, tt := range tests {

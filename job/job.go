@@ -130,8 +130,12 @@ type StepOutput[T any] struct {
 // Error types that Docket's workflows and activities fail with. Each is
 // non-retryable: retrying cannot make the job succeed.
 const (
-	ErrInvalidInput     = "invalid_input"
-	ErrFetchRefused     = "fetch_refused"
+	ErrInvalidInput = "invalid_input"
+	ErrFetchRefused = "fetch_refused"
+	// ErrFetchFailed: the URL cannot be fetched and retrying cannot help:
+	// its host name does not exist, it redirects to a non-HTTP(S) URL or
+	// more than five times.
+	ErrFetchFailed      = "fetch_failed"
 	ErrHTTPClientError  = "http_client_error"
 	ErrUnsupportedMedia = "unsupported_content"
 	ErrResponseTooLarge = "response_too_large"
