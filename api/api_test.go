@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -123,6 +124,18 @@ func TestNonRetryableFailures(t *testing.T) {
 	}))
 	defer page.Close()
 	port := page.URL[strings.LastIndex(page.URL, ":")+1:]
+	// The same page on one of this machine's own addresses: the worker
+	// must refuse it as it refuses loopback (traffic to it stays on the host).
+	ownURL := ""
+	if own := ownAddress(t); own != "" {
+		srv := httptest.NewUnstartedServer(page.Config.Handler)
+		ln, err := net.Listen("tcp", net.JoinHostPort(own, "0"))
+		require.NoError(t, err)
+		srv.Listener = ln
+		srv.Start()
+		defer srv.Close()
+		ownURL = srv.URL + "/"
+	}
 
 	tests := []struct {
 		name    string
@@ -134,10 +147,13 @@ func TestNonRetryableFailures(t *testing.T) {
 		// "localhost" is not on the test worker's allow-list (127.0.0.1 is):
 		// the worker refuses to dial it, and the page is never hit.
 		{"loopback destination refused", "http://localhost:" + port + "/", job.ErrFetchRefused, 0},
-		{"private destination refused", "http://10.255.255.1/", job.ErrFetchRefused, 0},
+		{"the machine's own address refused", ownURL, job.ErrFetchRefused, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.url == "" {
+				t.Skip("this machine has no non-loopback address")
+			}
 			hits.Store(0)
 			v := submit(t, job.TypeWordcount, map[string]any{"url": tt.url})
 			r := waitResult(t, v.ID)
@@ -496,4 +512,18 @@ func TestTemporalUnavailable(t *testing.T) {
 			r.problem(t)
 		})
 	}
+}
+
+// ownAddress is one of this machine's non-loopback IPv4 addresses, or ""
+// if it has none.
+func ownAddress(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
