@@ -6,19 +6,14 @@ package activities
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/docket-dev/docket/job"
-)
-
-// Activity names, registered explicitly so that renaming a Go method cannot
-// silently change the name recorded in running workflows' histories.
-const (
-	NameSum        = "sum"
-	NameCountWords = "count_words"
+	"github.com/docket-dev/docket/steps"
 )
 
 // Activities holds what Docket's activities need from their worker process.
@@ -32,26 +27,26 @@ type Activities struct {
 	MaxFetchBytes int64
 }
 
-// Register registers the general activities on w under their constant names.
-func Register(w worker.ActivityRegistry, a *Activities) {
-	w.RegisterActivityWithOptions(a.Sum, activity.RegisterOptions{Name: NameSum})
-	w.RegisterActivityWithOptions(a.CountWords, activity.RegisterOptions{Name: NameCountWords})
+// Steps binds the general steps to their implementations. Each name comes
+// from its descriptor in package steps, so renaming a Go method cannot
+// change the name recorded in running workflows' histories.
+func (a *Activities) Steps() []steps.Binding {
+	return []steps.Binding{steps.Sum.Bind(a.Sum), steps.CountWords.Bind(a.CountWords)}
 }
 
-// RegisterEntities registers the entities step, which runs with the
-// general activities.
-func RegisterEntities(w worker.ActivityRegistry, a *DocumentActivities) {
-	w.RegisterActivityWithOptions(a.Entities, activity.RegisterOptions{Name: NameEntities})
+// Steps binds the document steps to their implementations.
+func (a *DocumentActivities) Steps() []steps.Binding {
+	return []steps.Binding{steps.OCR.Bind(a.OCR), steps.Entities.Bind(a.Entities), steps.Summarize.Bind(a.Summarize)}
 }
 
-// RegisterOCR registers the OCR step, for workers of the OCR task queue.
-func RegisterOCR(w worker.ActivityRegistry, a *DocumentActivities) {
-	w.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: NameOCR})
-}
-
-// RegisterLLM registers the summarize step, for workers of the LLM task queue.
-func RegisterLLM(w worker.ActivityRegistry, a *DocumentActivities) {
-	w.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: NameSummarize})
+// Register registers the bindings on w under their names: every one, or
+// only those of the given queues.
+func Register(w worker.ActivityRegistry, bindings []steps.Binding, queues ...steps.Queue) {
+	for _, b := range bindings {
+		if len(queues) == 0 || slices.Contains(queues, b.Queue) {
+			w.RegisterActivityWithOptions(b.Fn, activity.RegisterOptions{Name: b.Name})
+		}
+	}
 }
 
 // report describes the current attempt, for the workflow's job view.

@@ -23,13 +23,6 @@ import (
 	"github.com/docket-dev/docket/ocr"
 )
 
-// Names of the document pipeline's activities, which are also its step names.
-const (
-	NameOCR       = job.StepOCR
-	NameEntities  = job.StepEntities
-	NameSummarize = job.StepSummarize
-)
-
 // Limits on what a document step returns into workflow history; the rest
 // stays in the blob store.
 const (
@@ -62,13 +55,6 @@ type DocumentActivities struct {
 	BeatEvery time.Duration
 }
 
-// OCRInput is the input of the ocr activity.
-type OCRInput struct {
-	JobID      string `json:"job_id"`
-	DocumentID string `json:"document_id"`
-	Language   string `json:"language"`
-}
-
 // OCRProgress is the ocr activity's heartbeat: progress for the job view,
 // and the pages already stored, so that a retry after a crash resumes
 // instead of starting over.
@@ -88,7 +74,7 @@ type PageRef struct {
 // OCR extracts each page's text (text layer or tesseract, see
 // ocr.Engine.PageText), storing each in the blob store as it is done and
 // heartbeating the progress.
-func (a *DocumentActivities) OCR(ctx context.Context, in OCRInput) (job.StepOutput[job.OCRResult], error) {
+func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 	var out job.StepOutput[job.OCRResult]
 	doc, err := a.Docs.Get(ctx, in.DocumentID)
 	if errors.Is(err, documents.ErrNotFound) {
@@ -289,15 +275,7 @@ func documentError(err error) error {
 	return err
 }
 
-// TextInput names a document job's stored page texts.
-type TextInput struct {
-	JobID string `json:"job_id"`
-	Pages int    `json:"pages"`
-	// MaxWords bounds a summary; 0 means job.DefaultSummaryWords.
-	MaxWords int `json:"max_words,omitempty"`
-}
-
-func (a *DocumentActivities) pageTexts(ctx context.Context, in TextInput) ([]string, error) {
+func (a *DocumentActivities) pageTexts(ctx context.Context, in job.TextInput) ([]string, error) {
 	texts := make([]string, in.Pages)
 	for i := range texts {
 		t, err := a.Docs.GetText(ctx, documents.PageKey(in.JobID, i+1))
@@ -315,7 +293,7 @@ func EntitiesKey(jobID string) string { return "jobs/" + jobID + "/entities.json
 // Entities finds structured values and names on every page; with an LLM
 // configured it adds the LLM's names. All entities are stored in the blob
 // store; up to InlineEntitiesLimit are returned.
-func (a *DocumentActivities) Entities(ctx context.Context, in TextInput) (job.StepOutput[job.EntitiesResult], error) {
+func (a *DocumentActivities) Entities(ctx context.Context, in job.TextInput) (job.StepOutput[job.EntitiesResult], error) {
 	var out job.StepOutput[job.EntitiesResult]
 	texts, err := a.pageTexts(ctx, in)
 	if err != nil {
@@ -333,7 +311,11 @@ func (a *DocumentActivities) Entities(ctx context.Context, in TextInput) (job.St
 		}
 		activity.RecordHeartbeat(ctx, job.Progress{Done: int64(i + 1), Total: int64(len(texts))})
 	}
-	all := entities.Merge(lists...)
+	merged := entities.Merge(lists...)
+	all := make([]job.Entity, len(merged))
+	for i, e := range merged {
+		all[i] = job.Entity(e)
+	}
 	b, err := json.Marshal(all)
 	if err != nil {
 		return out, err
@@ -352,14 +334,14 @@ func (a *DocumentActivities) Entities(ctx context.Context, in TextInput) (job.St
 
 // Summarize summarises the document with the configured LLM, or with the
 // offline extractive summariser when none is configured.
-func (a *DocumentActivities) Summarize(ctx context.Context, in TextInput) (job.StepOutput[job.SummaryResult], error) {
+func (a *DocumentActivities) Summarize(ctx context.Context, in job.TextInput) (job.StepOutput[job.SummaryResult], error) {
 	var out job.StepOutput[job.SummaryResult]
 	texts, err := a.pageTexts(ctx, in)
 	if err != nil {
 		return out, err
 	}
 	text := strings.Join(texts, "\n\n")
-	// Normalize always sets max_words; a TextInput without one (built by
+	// Normalize always sets max_words; a job.TextInput without one (built by
 	// hand, or by a workflow from before the field) gets the job's default,
 	// the only one there is.
 	maxWords := cmp.Or(in.MaxWords, job.DefaultSummaryWords)

@@ -26,6 +26,7 @@ import (
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/ocr"
+	"github.com/docket-dev/docket/steps"
 )
 
 func docActivities(t *testing.T) (*activities.DocumentActivities, *documents.Store) {
@@ -49,15 +50,15 @@ func scannedPDF(t *testing.T, pages int) []byte {
 	return testdocs.PDF(ps)
 }
 
-func runOCR(t *testing.T, a *activities.DocumentActivities, in activities.OCRInput, details any) (job.OCRResult, error) {
+func runOCR(t *testing.T, a *activities.DocumentActivities, in job.OCRInput, details any) (job.OCRResult, error) {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: activities.NameOCR})
+	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: steps.OCR.Name})
 	if details != nil {
 		env.SetHeartbeatDetails(details)
 	}
-	v, err := env.ExecuteActivity(activities.NameOCR, in)
+	v, err := env.ExecuteActivity(steps.OCR.Name, in)
 	if err != nil {
 		return job.OCRResult{}, err
 	}
@@ -71,7 +72,7 @@ func TestOCRReadsEveryPage(t *testing.T) {
 	a, store := docActivities(t)
 	d, _, err := store.Put(context.Background(), strings.NewReader(string(scannedPDF(t, 3))), "scan.pdf", 1<<20)
 	require.NoError(t, err)
-	res, err := runOCR(t, a, activities.OCRInput{JobID: "job-1", DocumentID: d.ID, Language: "eng"}, nil)
+	res, err := runOCR(t, a, job.OCRInput{JobID: "job-1", DocumentID: d.ID, Language: "eng"}, nil)
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Pages)
 	for i, p := range res.PageTexts {
@@ -101,7 +102,7 @@ func TestOCRResumesFromHeartbeat(t *testing.T) {
 		{Page: 3, Method: "ocr", Chars: 10},
 	}}
 
-	res, err := runOCR(t, a, activities.OCRInput{JobID: "job-2", DocumentID: d.ID, Language: "eng"}, details)
+	res, err := runOCR(t, a, job.OCRInput{JobID: "job-2", DocumentID: d.ID, Language: "eng"}, details)
 	require.NoError(t, err)
 	require.Equal(t, "MARKER ONE", res.PageTexts[0].Text)
 	require.Equal(t, "MARKER TWO", res.PageTexts[1].Text)
@@ -113,13 +114,13 @@ func TestOCRBadDocumentIsNotRetryable(t *testing.T) {
 	pdf := scannedPDF(t, 1)
 	d, _, err := store.Put(context.Background(), strings.NewReader(string(pdf[:len(pdf)/3])), "cut.pdf", 1<<20)
 	require.NoError(t, err)
-	_, err = runOCR(t, a, activities.OCRInput{JobID: "job-3", DocumentID: d.ID, Language: "eng"}, nil)
+	_, err = runOCR(t, a, job.OCRInput{JobID: "job-3", DocumentID: d.ID, Language: "eng"}, nil)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, "unreadable_document", appErr.Type())
 	require.True(t, appErr.NonRetryable())
 
-	_, err = runOCR(t, a, activities.OCRInput{JobID: "job-3", DocumentID: strings.Repeat("0", 64), Language: "eng"}, nil)
+	_, err = runOCR(t, a, job.OCRInput{JobID: "job-3", DocumentID: strings.Repeat("0", 64), Language: "eng"}, nil)
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, job.ErrDocumentNotFound, appErr.Type())
 	require.True(t, appErr.NonRetryable())
@@ -138,7 +139,7 @@ func TestOCRHeartbeatsOnlyWhatARetryNeeds(t *testing.T) {
 
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: activities.NameOCR})
+	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: steps.OCR.Name})
 	var done []int64
 	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
 		var p activities.OCRProgress
@@ -147,7 +148,7 @@ func TestOCRHeartbeatsOnlyWhatARetryNeeds(t *testing.T) {
 		require.Len(t, p.Pages, int(p.Done))
 		done = append(done, p.Done)
 	})
-	_, err = env.ExecuteActivity(activities.NameOCR, activities.OCRInput{JobID: "job-hb", DocumentID: d.ID, Language: "eng"})
+	_, err = env.ExecuteActivity(steps.OCR.Name, job.OCRInput{JobID: "job-hb", DocumentID: d.ID, Language: "eng"})
 	require.NoError(t, err)
 	// The SDK sends the first heartbeat at once and throttles the rest.
 	require.NotEmpty(t, done)
@@ -183,12 +184,12 @@ func chatServer(t *testing.T, summary string) (*httptest.Server, *[]float64) {
 	return srv, &maxTokens
 }
 
-func runSummarize(t *testing.T, a *activities.DocumentActivities, in activities.TextInput) job.SummaryResult {
+func runSummarize(t *testing.T, a *activities.DocumentActivities, in job.TextInput) job.SummaryResult {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: activities.NameSummarize})
-	v, err := env.ExecuteActivity(activities.NameSummarize, in)
+	env.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: steps.Summarize.Name})
+	v, err := env.ExecuteActivity(steps.Summarize.Name, in)
 	require.NoError(t, err)
 	var out job.StepOutput[job.SummaryResult]
 	require.NoError(t, v.Get(&out))
@@ -229,7 +230,7 @@ func TestSummarizeReportsTruncation(t *testing.T) {
 			for n, text := range tt.pages {
 				require.NoError(t, store.PutText(context.Background(), documents.PageKey(jobID, n+1), text))
 			}
-			res := runSummarize(t, a, activities.TextInput{JobID: jobID, Pages: len(tt.pages), MaxWords: tt.maxWords})
+			res := runSummarize(t, a, job.TextInput{JobID: jobID, Pages: len(tt.pages), MaxWords: tt.maxWords})
 			require.Equal(t, tt.wantTruncated, res.Truncated)
 			require.NotEmpty(t, res.Text)
 			if tt.llm {
@@ -306,7 +307,7 @@ func TestOCRLongTextPDFWithoutOCR(t *testing.T) {
 			for page, text := range tt.markers {
 				require.NoError(t, store.PutText(ctx, documents.PageKey(jobID, page), text))
 			}
-			res, err := runOCR(t, a, activities.OCRInput{JobID: jobID, DocumentID: d.ID, Language: "eng"}, tt.details)
+			res, err := runOCR(t, a, job.OCRInput{JobID: jobID, DocumentID: d.ID, Language: "eng"}, tt.details)
 			require.NoError(t, err)
 			require.Equal(t, n, res.Pages)
 			require.Len(t, res.PageTexts, n)

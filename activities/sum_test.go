@@ -17,6 +17,7 @@ import (
 
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 const testWorker = "worker-under-test"
@@ -56,8 +57,8 @@ func newActivityEnv(t *testing.T, a *activities.Activities) *testsuite.TestActiv
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(a.Sum, activity.RegisterOptions{Name: activities.NameSum})
-	env.RegisterActivityWithOptions(a.CountWords, activity.RegisterOptions{Name: activities.NameCountWords})
+	env.RegisterActivityWithOptions(a.Sum, activity.RegisterOptions{Name: steps.Sum.Name})
+	env.RegisterActivityWithOptions(a.CountWords, activity.RegisterOptions{Name: steps.CountWords.Name})
 	return env
 }
 
@@ -118,7 +119,7 @@ func TestBigSumHelper(t *testing.T) {
 func runSum(t *testing.T, env *testsuite.TestActivityEnvironment, in job.SumInput) (job.StepOutput[job.SumResult], error) {
 	t.Helper()
 	var out job.StepOutput[job.SumResult]
-	val, err := env.ExecuteActivity(activities.NameSum, in)
+	val, err := env.ExecuteActivity(steps.Sum.Name, in)
 	if err != nil {
 		return out, err
 	}

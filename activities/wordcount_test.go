@@ -14,6 +14,7 @@ import (
 
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 // allowedActivities returns Activities whose client may fetch from the
@@ -29,7 +30,7 @@ func allowedActivities(maxFetchBytes int64) *activities.Activities {
 func runCountWords(t *testing.T, a *activities.Activities, in job.WordcountInput) (job.StepOutput[job.WordcountResult], error) {
 	t.Helper()
 	var out job.StepOutput[job.WordcountResult]
-	val, err := newActivityEnv(t, a).ExecuteActivity(activities.NameCountWords, in)
+	val, err := newActivityEnv(t, a).ExecuteActivity(steps.CountWords.Name, in)
 	if err != nil {
 		return out, err
 	}

@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 func TestSumJobEndToEnd(t *testing.T) {
@@ -48,7 +48,7 @@ func TestSumJobEndToEnd(t *testing.T) {
 	require.False(t, got.FinishedAt.Before(*got.StartedAt))
 	require.Len(t, got.Steps, 1)
 	step := got.Steps[0]
-	require.Equal(t, activities.NameSum, step.Name)
+	require.Equal(t, steps.Sum.Name, step.Name)
 	require.Equal(t, job.StatusSucceeded, step.Status)
 	require.Equal(t, workerIdentity, step.Worker)
 	require.EqualValues(t, 1, step.Attempt)

@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/internal/testdocs"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 // pageWords make each page's marker: words tesseract reads reliably
@@ -71,7 +71,7 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 		res.Problems = append(res.Problems, "document case: upload: "+err.Error())
 		return res
 	}
-	body := fmt.Appendf(nil, `{"type":"document","input":{"document_id":%q,"steps":[%q]}}`, docID, activities.NameOCR)
+	body := fmt.Appendf(nil, `{"type":"document","input":{"document_id":%q,"steps":[%q]}}`, docID, steps.OCR.Name)
 	sub := r.api.submit(ctx, r.key("s1-doc", 0), body, 0, submitPolicy{MaxAttempts: 10, Deadline: time.Minute})
 	subs := []*submission{sub}
 	if !sub.Accepted {
@@ -112,7 +112,7 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 				res.Problems = append(res.Problems, fmt.Sprintf("document job %s ended %s before it could be caught mid-OCR", shortID(id), v.Status))
 				return res.add(r.finish(ctx, Result{}, subs, since))
 			}
-			st := stepNamed(v, activities.NameOCR)
+			st := stepNamed(v, steps.OCR.Name)
 			if st != nil && st.Status == job.StatusRunning && st.Attempt == 1 && st.Progress != nil &&
 				st.Progress.Done >= 2 && st.Progress.Done < st.Progress.Total {
 				if w := workerOf(st.Worker); w != "" {
@@ -161,7 +161,7 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 				if v.Status.Terminal() {
 					return
 				}
-				if st := stepNamed(v, activities.NameOCR); st != nil && st.Attempt >= 2 && st.Progress != nil {
+				if st := stepNamed(v, steps.OCR.Name); st != nil && st.Attempt >= 2 && st.Progress != nil {
 					mu.Lock()
 					if !seen {
 						seen, handover, least, handoverAt = true, st.Progress.Done, st.Progress.Done, time.Now()
@@ -183,7 +183,7 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 	<-watchDone
 
 	v, _, err := r.api.get(ctx, id, 0)
-	st := stepNamed(v, activities.NameOCR)
+	st := stepNamed(v, steps.OCR.Name)
 	if err != nil || v.Status != job.StatusSucceeded || st == nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("document job %s ended %s (%v)", shortID(id), v.Status, err))
 		return res

@@ -15,8 +15,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 // sumSlice is the sum activity's slice time (activities/sum.go): a sum
@@ -239,7 +239,7 @@ func (r *runner) workerKilled(ctx context.Context) Result {
 
 func sumStep(v job.View) *job.Step {
 	for i := range v.Steps {
-		if v.Steps[i].Name == activities.NameSum {
+		if v.Steps[i].Name == steps.Sum.Name {
 			return &v.Steps[i]
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 // root is the repository root, relative to this package.
@@ -78,8 +79,8 @@ var (
 	// workerQueues is each worker service's role and the task queue it polls.
 	workerQueues = map[string]struct{ role, queue string }{
 		"worker":     {workers.RoleWorkflows, job.TaskQueue},
-		"worker-ocr": {workers.RoleOCR, job.OCRQueue(job.TaskQueue)},
-		"worker-llm": {workers.RoleLLM, job.LLMQueue(job.TaskQueue)},
+		"worker-ocr": {workers.RoleOCR, steps.QueueOCR.On(job.TaskQueue)},
+		"worker-llm": {workers.RoleLLM, steps.QueueLLM.On(job.TaskQueue)},
 	}
 )
 

@@ -3,8 +3,6 @@ package job
 import (
 	"fmt"
 	"regexp"
-
-	"github.com/docket-dev/docket/entities"
 )
 
 // TypeDocument is the job type of the document pipeline.
@@ -135,8 +133,22 @@ type OCRResult struct {
 }
 
 // Entity is a value found in a document's text, with its page and
-// character offsets.
-type Entity = entities.Entity
+// character offsets. It mirrors entities.Entity field for field (the
+// activity converts one into the other, so the build breaks if they drift)
+// rather than aliasing it, so that the job contract does not link the NER
+// model.
+type Entity struct {
+	Label string `json:"label"`
+	// Text is the entity as it appears in the page text.
+	Text string `json:"text"`
+	// Value is the normalized value of a structured entity.
+	Value string `json:"value,omitempty"`
+	Page  int    `json:"page"`
+	// Start and End are rune offsets in the page text, End exclusive.
+	Start  int    `json:"start"`
+	End    int    `json:"end"`
+	Source string `json:"source"`
+}
 
 // EntitiesResult is the result of the entities step. Entities are inline
 // up to a limit; all of them are always at EntitiesURL.
@@ -181,8 +193,18 @@ type DocumentResult struct {
 	TimingsMS  map[string]int64 `json:"timings_ms"`
 }
 
-// OCRQueue is the task queue of OCR activities for jobs on taskQueue.
-func OCRQueue(taskQueue string) string { return taskQueue + "-ocr" }
+// OCRInput is the input of the ocr step.
+type OCRInput struct {
+	JobID      string `json:"job_id"`
+	DocumentID string `json:"document_id"`
+	Language   string `json:"language"`
+}
 
-// LLMQueue is the task queue of LLM activities for jobs on taskQueue.
-func LLMQueue(taskQueue string) string { return taskQueue + "-llm" }
+// TextInput names a document job's stored page texts: the input of the
+// steps after OCR.
+type TextInput struct {
+	JobID string `json:"job_id"`
+	Pages int    `json:"pages"`
+	// MaxWords bounds a summary; 0 means DefaultSummaryWords.
+	MaxWords int `json:"max_words,omitempty"`
+}

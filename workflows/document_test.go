@@ -14,6 +14,7 @@ import (
 
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/workflows"
 )
 
@@ -30,21 +31,21 @@ func newDocEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, map[string]str
 		queues[activity.GetInfo(ctx).ActivityType.Name] = activity.GetInfo(ctx).TaskQueue
 	}
 	var a activities.DocumentActivities
-	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: activities.NameOCR})
-	env.RegisterActivityWithOptions(a.Entities, activity.RegisterOptions{Name: activities.NameEntities})
-	env.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: activities.NameSummarize})
-	env.OnActivity(activities.NameOCR, mock.Anything, activities.OCRInput{JobID: "doc-job", DocumentID: docID, Language: "eng"}).Return(
-		func(ctx context.Context, _ activities.OCRInput) (job.StepOutput[job.OCRResult], error) {
+	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: steps.OCR.Name})
+	env.RegisterActivityWithOptions(a.Entities, activity.RegisterOptions{Name: steps.Entities.Name})
+	env.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: steps.Summarize.Name})
+	env.OnActivity(steps.OCR.Name, mock.Anything, job.OCRInput{JobID: "doc-job", DocumentID: docID, Language: "eng"}).Return(
+		func(ctx context.Context, _ job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 			seen(ctx)
 			return job.StepOutput[job.OCRResult]{Result: job.OCRResult{Pages: 2, PageTexts: []job.PageText{{Page: 1, Method: "ocr", Chars: 3, Text: "abc"}, {Page: 2, Method: "text-layer", Chars: 1, Text: "d"}}}}, nil
 		}).Maybe()
-	env.OnActivity(activities.NameEntities, mock.Anything, activities.TextInput{JobID: "doc-job", Pages: 2, MaxWords: job.DefaultSummaryWords}).Return(
-		func(ctx context.Context, _ activities.TextInput) (job.StepOutput[job.EntitiesResult], error) {
+	env.OnActivity(steps.Entities.Name, mock.Anything, job.TextInput{JobID: "doc-job", Pages: 2, MaxWords: job.DefaultSummaryWords}).Return(
+		func(ctx context.Context, _ job.TextInput) (job.StepOutput[job.EntitiesResult], error) {
 			seen(ctx)
 			return job.StepOutput[job.EntitiesResult]{Result: job.EntitiesResult{Count: 1, Entities: []job.Entity{{Label: "EMAIL", Text: "a@b.org", Page: 1}}}}, nil
 		}).Maybe()
-	env.OnActivity(activities.NameSummarize, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, _ activities.TextInput) (job.StepOutput[job.SummaryResult], error) {
+	env.OnActivity(steps.Summarize.Name, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, _ job.TextInput) (job.StepOutput[job.SummaryResult], error) {
 			seen(ctx)
 			return job.StepOutput[job.SummaryResult]{Result: job.SummaryResult{Text: "short", Method: "extractive"}}, nil
 		}).Maybe()
@@ -73,9 +74,9 @@ func TestDocumentRunsTheChosenSteps(t *testing.T) {
 			require.Equal(t, contains(tt.want, "summarize"), res.Summary != nil)
 			require.Len(t, queues, len(tt.want))
 			// OCR and LLM work go to their own task queues.
-			require.Equal(t, job.OCRQueue("q"), queues["ocr"])
+			require.Equal(t, steps.QueueOCR.On("q"), queues["ocr"])
 			if contains(tt.want, "summarize") {
-				require.Equal(t, job.LLMQueue("q"), queues["summarize"])
+				require.Equal(t, steps.QueueLLM.On("q"), queues["summarize"])
 			}
 			if contains(tt.want, "entities") {
 				require.Equal(t, "q", queues["entities"])
@@ -96,10 +97,10 @@ func TestDocumentStopsAtAFailedStep(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	workflows.Register(env)
 	var a activities.DocumentActivities
-	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: activities.NameOCR})
+	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: steps.OCR.Name})
 	calls := 0
-	env.OnActivity(activities.NameOCR, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.OCRInput) (job.StepOutput[job.OCRResult], error) {
+	env.OnActivity(steps.OCR.Name, mock.Anything, mock.Anything).Return(
+		func(context.Context, job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 			calls++
 			return job.StepOutput[job.OCRResult]{}, temporal.NewNonRetryableApplicationError("the PDF needs a password", "encrypted_document", nil)
 		})

@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/workflows"
 )
 
@@ -77,7 +77,7 @@ func alteredSum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
 	var out job.StepOutput[job.SumResult]
-	err := workflow.ExecuteActivity(ctx, activities.NameSum, in).Get(ctx, &out)
+	err := workflow.ExecuteActivity(ctx, steps.Sum.Name, in).Get(ctx, &out)
 	return out.Result, err
 }
 

@@ -5,14 +5,13 @@ package workflows
 
 import (
 	"errors"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 // Register registers every workflow on w (a worker, a test environment or
@@ -26,31 +25,13 @@ func Register(w worker.WorkflowRegistry) {
 // statusKey is the typed key of job.StatusSearchAttribute.
 var statusKey = temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute)
 
-// defaultRetry is the retry policy of Docket's steps unless a step needs
-// another: back off from one second to half a minute, five attempts, and
-// never retry what cannot succeed.
-var defaultRetry = &temporal.RetryPolicy{
-	InitialInterval:        time.Second,
-	BackoffCoefficient:     2,
-	MaximumInterval:        30 * time.Second,
-	MaximumAttempts:        5,
-	NonRetryableErrorTypes: []string{job.ErrInvalidInput},
-}
-
 // Sum is the workflow of the sum job.
 func Sum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
 	r, err := setup(ctx, job.TypeSum, &in)
 	if err != nil {
 		return job.SumResult{}, err
 	}
-	opts := workflow.ActivityOptions{
-		// The step may take up to SumMaxWorkMS on purpose; the heartbeat
-		// timeout, not this one, is what notices a dead worker.
-		StartToCloseTimeout: time.Duration(job.SumMaxWorkMS)*time.Millisecond + time.Minute,
-		HeartbeatTimeout:    10 * time.Second,
-		RetryPolicy:         defaultRetry,
-	}
-	out, _, err := runStep[job.SumResult](ctx, r, opts, activities.NameSum, in)
+	out, _, err := runStep(ctx, r, steps.Sum, in)
 	return finish(ctx, r, out, err)
 }
 
@@ -60,12 +41,7 @@ func Wordcount(ctx workflow.Context, in job.WordcountInput) (job.WordcountResult
 	if err != nil {
 		return job.WordcountResult{}, err
 	}
-	opts := workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		HeartbeatTimeout:    20 * time.Second,
-		RetryPolicy:         defaultRetry,
-	}
-	out, _, err := runStep[job.WordcountResult](ctx, r, opts, activities.NameCountWords, in)
+	out, _, err := runStep(ctx, r, steps.CountWords, in)
 	return finish(ctx, r, out, err)
 }
 
@@ -177,13 +153,12 @@ func (r *jobRun) markRunning(ctx workflow.Context) {
 	}
 }
 
-// runStep runs one activity as a step of the job, named after the activity, and records its
-// outcome in the view.
-func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptions, activity string, args ...any) (T, job.StepReport, error) {
-	// Wait for the activity to acknowledge cancellation, so that a canceled
-	// job has really stopped working when it reports CANCELED.
-	opts.WaitForCancellation = true
-	ctx = workflow.WithActivityOptions(ctx, opts)
+// runStep runs one step of the job through its descriptor, on the queue
+// and with the timeouts the descriptor declares, and records its outcome in
+// the view.
+func runStep[In, Out any](ctx workflow.Context, r *jobRun, def steps.Def[In, Out], in In) (Out, job.StepReport, error) {
+	ctx = workflow.WithActivityOptions(ctx, def.Options(workflow.GetInfo(ctx).TaskQueueName))
+	activity := def.Name
 
 	if len(r.view.Steps) > 0 {
 		// An earlier step ran, so a worker picked the job up even if its
@@ -194,8 +169,8 @@ func runStep[T any](ctx workflow.Context, r *jobRun, opts workflow.ActivityOptio
 	r.view.Steps = append(r.view.Steps, job.Step{Name: activity, Status: job.StatusQueued})
 	idx := len(r.view.Steps) - 1
 
-	var out job.StepOutput[T]
-	err := workflow.ExecuteActivity(ctx, activity, args...).Get(ctx, &out)
+	var out job.StepOutput[Out]
+	err := workflow.ExecuteActivity(ctx, activity, in).Get(ctx, &out)
 	// Step events may have grown the slice meanwhile; index, not pointer.
 	step := &r.view.Steps[idx]
 	finished := workflow.Now(ctx).UTC().Truncate(job.TimePrecision)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/workflows"
 )
 
@@ -24,7 +25,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	workflows.Register(env)
-	activities.Register(env, &activities.Activities{Worker: "test-worker"})
+	activities.Register(env, (&activities.Activities{Worker: "test-worker"}).Steps())
 	return env
 }
 
@@ -63,7 +64,7 @@ func TestSumSucceeds(t *testing.T) {
 	require.Equal(t, job.TypeSum, v.Type)
 	require.NotNil(t, v.StartedAt)
 	require.Len(t, v.Steps, 1)
-	require.Equal(t, activities.NameSum, v.Steps[0].Name)
+	require.Equal(t, steps.Sum.Name, v.Steps[0].Name)
 	require.Equal(t, job.StatusSucceeded, v.Steps[0].Status)
 	require.Equal(t, "test-worker", v.Steps[0].Worker)
 	require.EqualValues(t, 1, v.Steps[0].Attempt)
@@ -73,7 +74,7 @@ func TestSumSucceeds(t *testing.T) {
 func TestWordcountSucceeds(t *testing.T) {
 	env := newEnv(t)
 	want := job.WordcountResult{Words: 3, Unique: 2, Top: []job.WordCount{{Word: "a", Count: 2}, {Word: "b", Count: 1}}}
-	env.OnActivity(activities.NameCountWords, mock.Anything, job.WordcountInput{URL: "https://example.org/", Top: 10}).
+	env.OnActivity(steps.CountWords.Name, mock.Anything, job.WordcountInput{URL: "https://example.org/", Top: 10}).
 		Return(job.StepOutput[job.WordcountResult]{Result: want}, nil).Once()
 
 	// Top is omitted, as from the CLI: the workflow applies the default.
@@ -113,7 +114,7 @@ func TestStatusIsPublishedOnPickup(t *testing.T) {
 			}).Return(nil)
 			if tt.pickup {
 				env.RegisterDelayedCallback(func() {
-					env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: activities.NameSum, Attempt: 1, Worker: "w-1", Started: time.Now()})
+					env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: steps.Sum.Name, Attempt: 1, Worker: "w-1", Started: time.Now()})
 				}, 100*time.Millisecond)
 			}
 			env.ExecuteWorkflow(job.TypeSum, tt.input)
@@ -131,7 +132,7 @@ func TestStatusQueryFollowsStepEvents(t *testing.T) {
 	var before, after job.View
 	env.RegisterDelayedCallback(func() { before = statusOf(t, env) }, 50*time.Millisecond)
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: activities.NameSum, Attempt: 1, Worker: "w-1", Started: time.Now(),
+		env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: steps.Sum.Name, Attempt: 1, Worker: "w-1", Started: time.Now(),
 			Progress: &job.Progress{Done: 5, Total: 10}})
 	}, 100*time.Millisecond)
 	env.RegisterDelayedCallback(func() { after = statusOf(t, env) }, 150*time.Millisecond)
@@ -168,7 +169,7 @@ func stepStatuses(v job.View) []job.Status {
 func TestSumRetriesThenSucceeds(t *testing.T) {
 	env := newEnv(t)
 	calls := 0
-	env.OnActivity(activities.NameSum, mock.Anything, mock.Anything).Return(
+	env.OnActivity(steps.Sum.Name, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in job.SumInput) (job.StepOutput[job.SumResult], error) {
 			calls++
 			attempt := activity.GetInfo(ctx).Attempt
@@ -192,7 +193,7 @@ func TestSumRetriesThenSucceeds(t *testing.T) {
 func TestNonRetryableFailureFailsOnce(t *testing.T) {
 	env := newEnv(t)
 	calls := 0
-	env.OnActivity(activities.NameCountWords, mock.Anything, mock.Anything).Return(
+	env.OnActivity(steps.CountWords.Name, mock.Anything, mock.Anything).Return(
 		func(context.Context, job.WordcountInput) (job.StepOutput[job.WordcountResult], error) {
 			calls++
 			return job.StepOutput[job.WordcountResult]{}, temporal.NewNonRetryableApplicationError("server answered 404 Not Found", job.ErrHTTPClientError, nil)
@@ -267,14 +268,14 @@ func TestCancelStopsRunningStep(t *testing.T) {
 	// tested against a real server in the api package.
 	var canceled []string
 	env.SetOnActivityCanceledListener(func(info *activity.Info) { canceled = append(canceled, info.ActivityType.Name) })
-	env.OnActivity(activities.NameSum, mock.Anything, mock.Anything).After(time.Hour).Return(sumOutput(55, 10, 1), nil)
+	env.OnActivity(steps.Sum.Name, mock.Anything, mock.Anything).After(time.Hour).Return(sumOutput(55, 10, 1), nil)
 	env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Second)
 
 	env.ExecuteWorkflow(job.TypeSum, job.SumInput{Start: i64(1), End: i64(10), WorkMS: 60_000})
 
 	require.True(t, env.IsWorkflowCompleted())
 	require.True(t, temporal.IsCanceledError(env.GetWorkflowError()), "got %v", env.GetWorkflowError())
-	require.Equal(t, []string{activities.NameSum}, canceled)
+	require.Equal(t, []string{steps.Sum.Name}, canceled)
 	v := statusOf(t, env)
 	require.Equal(t, job.StatusCanceled, v.Status)
 	require.Equal(t, job.StatusCanceled, v.Steps[0].Status)
@@ -286,7 +287,7 @@ func TestCancelStopsRunningStep(t *testing.T) {
 func TestStepTimeoutsExhaustRetries(t *testing.T) {
 	env := newEnv(t)
 	calls := 0
-	env.OnActivity(activities.NameSum, mock.Anything, mock.Anything).Return(
+	env.OnActivity(steps.Sum.Name, mock.Anything, mock.Anything).Return(
 		func(context.Context, job.SumInput) (job.StepOutput[job.SumResult], error) {
 			calls++
 			return job.StepOutput[job.SumResult]{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)
@@ -307,7 +308,7 @@ func TestStepTimeoutsExhaustRetries(t *testing.T) {
 func TestJobTimeout(t *testing.T) {
 	env := newEnv(t)
 	env.SetWorkflowRunTimeout(5 * time.Second)
-	env.OnActivity(activities.NameSum, mock.Anything, mock.Anything).After(time.Minute).Return(sumOutput(3, 2, 1), nil)
+	env.OnActivity(steps.Sum.Name, mock.Anything, mock.Anything).After(time.Minute).Return(sumOutput(3, 2, 1), nil)
 
 	env.ExecuteWorkflow(job.TypeSum, job.SumInput{Start: i64(1), End: i64(2)})
 

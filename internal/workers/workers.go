@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/docket-dev/docket/activities"
-	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/workflows"
 )
 
@@ -60,38 +60,39 @@ func Start(c client.Client, o Options) (*Set, error) {
 		MaxHeartbeatThrottleInterval: o.HeartbeatInterval,
 		Interceptors:                 []interceptor.WorkerInterceptor{newStepEvents(c, o.Identity, o.HeartbeatInterval)},
 	}
+	bindings := o.General.Steps()
+	if o.Document != nil {
+		bindings = append(bindings, o.Document.Steps()...)
+	}
 	s := &Set{}
 	for _, role := range roles {
 		opts := base
-		var w worker.Worker
+		var queue steps.Queue
 		switch role {
 		case RoleWorkflows:
-			w = worker.New(c, o.TaskQueue, opts)
-			workflows.Register(w)
-			activities.Register(w, o.General)
-			if o.Document != nil {
-				activities.RegisterEntities(w, o.Document)
-			}
+			queue = steps.QueueJobs
 		case RoleOCR:
-			if o.Document == nil {
-				continue
-			}
+			queue = steps.QueueOCR
 			opts.MaxConcurrentActivityExecutionSize = max(1, o.OCRConcurrency)
 			opts.DisableWorkflowWorker = true
-			w = worker.New(c, job.OCRQueue(o.TaskQueue), opts)
-			activities.RegisterOCR(w, o.Document)
 		case RoleLLM:
-			if o.Document == nil {
-				continue
-			}
+			queue = steps.QueueLLM
 			opts.TaskQueueActivitiesPerSecond = o.LLMRate
 			opts.DisableWorkflowWorker = true
-			w = worker.New(c, job.LLMQueue(o.TaskQueue), opts)
-			activities.RegisterLLM(w, o.Document)
 		default:
 			s.Stop()
 			return nil, fmt.Errorf("unknown worker role %q: want %s, %s, %s or %s", role, RoleWorkflows, RoleOCR, RoleLLM, RoleAll)
 		}
+		if role != RoleWorkflows && !hasQueue(bindings, queue) {
+			// No step of this process runs there (no blob store: no
+			// document steps); polling it would take tasks it cannot run.
+			continue
+		}
+		w := worker.New(c, queue.On(o.TaskQueue), opts)
+		if role == RoleWorkflows {
+			workflows.Register(w)
+		}
+		activities.Register(w, bindings, queue)
 		if err := w.Start(); err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("start %s worker: %w", role, err)
@@ -113,4 +114,13 @@ func (s *Set) Stop() {
 		}()
 	}
 	wg.Wait()
+}
+
+func hasQueue(bindings []steps.Binding, q steps.Queue) bool {
+	for _, b := range bindings {
+		if b.Queue == q {
+			return true
+		}
+	}
+	return false
 }

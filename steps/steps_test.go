@@ -1,0 +1,34 @@
+package steps_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-dev/docket/steps"
+)
+
+// The contract packages (the deterministic workflows, the job model, the
+// step descriptors) and the starter link no engine: no S3 SDK, no LLM
+// client, no NER model, no phone-number tables. They are what a client, a
+// replayer or a workflow worker needs; engines belong to activity workers.
+func TestContractsImportNoEngine(t *testing.T) {
+	engines := []string{"github.com/aws/aws-sdk-go", "github.com/openai/openai-go", "github.com/jdkato/prose", "github.com/nyaruka/phonenumbers", "gocloud.dev"}
+	for _, pkg := range []string{"./workflows", "./job", "./steps", "./starter"} {
+		out, err := exec.Command("go", "list", "-deps", "../"+strings.TrimPrefix(pkg, "./")).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		for _, dep := range strings.Fields(string(out)) {
+			for _, e := range engines {
+				require.False(t, strings.HasPrefix(dep, e), "%s imports %s", pkg, dep)
+			}
+		}
+	}
+}
+
+func TestQueueNames(t *testing.T) {
+	require.Equal(t, "docket", steps.QueueJobs.On("docket"))
+	require.Equal(t, "docket-ocr", steps.QueueOCR.On("docket"))
+	require.Equal(t, "docket-llm", steps.QueueLLM.On("docket"))
+}
