@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"gocloud.dev/blob"
@@ -166,14 +167,18 @@ func (s *Store) write(ctx context.Context, key, contentType string, r io.Reader)
 	return nil
 }
 
-// cleanFilename keeps a display name only: no path, no control characters, bounded.
+// cleanFilename keeps a display name only: no path, no control or format
+// characters, bounded. Format characters (Unicode category Cf) are invisible
+// yet change how a name reads: U+202E RIGHT-TO-LEFT OVERRIDE shows
+// "invoice\u202efdp.exe" as "invoiceexe.pdf", and zero-width characters let
+// two names that look the same differ.
 func cleanFilename(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	if name == "." || name == "/" {
 		return ""
 	}
 	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r
