@@ -151,10 +151,6 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.PageSize = size
-	if len(req.PageToken) > 4096 {
-		s.badParam(w, r, "page_token", "is not a token this API returned")
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.CallTimeout)
 	defer cancel()
 	views, next, err := s.Jobs.List(ctx, req)
@@ -293,6 +289,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusUnprocessableEntity, "invalid-job", inputErr.Error(), func(p *Problem) { p.Field = inputErr.Field })
 	case errors.As(err, &tooLarge):
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit), nil)
+	case errors.Is(err, documents.ErrBadPageToken):
+		s.badParam(w, r, "page_token", "is not a token this API returned for the same search")
 	case errors.Is(err, job.ErrNotFound):
 		writeProblem(w, r, http.StatusNotFound, "job-not-found", "no job has id "+mux.Vars(r)["id"], nil)
 	case errors.Is(err, job.ErrIdempotencyMismatch):

@@ -427,6 +427,8 @@ func TestBadRequests(t *testing.T) {
 		{"bad page token", "GET", "/jobs?page_token=***", "", nil, nil, 400, "page_token"},
 		{"page token of another filter", "GET", "/jobs?status=FAILED&page_token=" + otherToken, "", nil, nil, 400, "page_token"},
 		{"forged page token", "GET", "/jobs?page_token=bm90LWEtdG9rZW4", "", nil, nil, 400, "page_token"},
+		{"garbage document page token", "GET", "/documents?page_token=garbage", "", nil, nil, 400, "page_token"},
+		{"NUL document page token", "GET", "/documents?page_token=%00", "", nil, nil, 400, "page_token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -114,15 +114,9 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, r, "search", "must be at most 255 characters")
 		return
 	}
-	token := q.Get("page_token")
-	if len(token) > 4096 {
-		s.badParam(w, r, "page_token", "is not a token this API returned")
-		return
-	}
-	docs, next, err := s.Docs.List(r.Context(), search, size, token)
+	docs, next, err := s.Docs.List(r.Context(), search, size, q.Get("page_token"))
 	if err != nil {
-		s.Log.Warn("list documents", "error", err)
-		s.badParam(w, r, "page_token", "is not a token this API returned")
+		s.fail(w, r, err)
 		return
 	}
 	if docs == nil {

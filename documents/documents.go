@@ -29,6 +29,7 @@ import (
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/s3blob"
 
+	"github.com/docket-dev/docket/internal/pagetoken"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -38,6 +39,9 @@ var (
 	ErrTooLarge         = errors.New("document is too large")
 	ErrUnsupportedMedia = errors.New("unsupported media type")
 	ErrEmpty            = errors.New("document is empty")
+	// ErrBadPageToken: a page token that List did not return for the same
+	// search.
+	ErrBadPageToken = errors.New("page token is not one this store returned for the same search")
 )
 
 // DefaultMaxBytes is the default size limit of an upload.
@@ -246,12 +250,20 @@ func (s *Store) CopyToFile(ctx context.Context, id, dir string) (string, error) 
 
 // List returns up to pageSize documents whose file name contains search
 // (case-insensitive), in id order, and the token of the next page.
+// A pageToken that is not one List returned for the same search is
+// ErrBadPageToken: the bucket would take any bytes as a key to start after,
+// so a garbled token would silently give a wrong page.
 func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken string) ([]Document, string, error) {
 	search = strings.ToLower(search)
+	scope := "documents\x00" + search
 	var out []Document
-	token := []byte(pageToken)
-	if pageToken == "" {
-		token = blob.FirstPageToken
+	token := blob.FirstPageToken
+	if pageToken != "" {
+		t, ok := pagetoken.Open(scope, pageToken)
+		if !ok {
+			return nil, "", ErrBadPageToken
+		}
+		token = t
 	}
 	// A filtered page may need several listing pages; bound the work.
 	for rounds := 0; rounds < 50 && len(out) < pageSize; rounds++ {
@@ -274,7 +286,7 @@ func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken
 		}
 		token = next
 	}
-	return out, string(token), nil
+	return out, pagetoken.Seal(scope, token), nil
 }
 
 // PutText stores a job's text output under key.

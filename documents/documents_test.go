@@ -108,3 +108,50 @@ func TestFilenamesLoseControlAndFormatCharacters(t *testing.T) {
 		})
 	}
 }
+
+// Page tokens are sealed: only a token List returned, for the same search,
+// continues a listing.
+func TestListPageTokens(t *testing.T) {
+	ctx := context.Background()
+	s := store(t)
+	for i := range 3 {
+		png, err := testdocs.PNG([]string{"page", strings.Repeat("y", i+1)}, 32)
+		require.NoError(t, err)
+		_, _, err = s.Put(ctx, bytes.NewReader(png), "paged.png", 1<<20)
+		require.NoError(t, err)
+	}
+	first, next, err := s.List(ctx, "", 1, "")
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	require.NotEmpty(t, next)
+	second, _, err := s.List(ctx, "", 1, next)
+	require.NoError(t, err)
+	require.Len(t, second, 1)
+	require.NotEqual(t, first[0].ID, second[0].ID)
+
+	for name, token := range map[string]string{
+		"garbage":      "garbage",
+		"NUL":          "\x00",
+		"a raw key":    "documents/" + first[0].ID + "/",
+		"flipped":      flip(next),
+		"other search": "",
+		"huge":         strings.Repeat("A", 5000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			search := ""
+			if name == "other search" {
+				search, token = "paged", next
+			}
+			_, _, err := s.List(ctx, search, 1, token)
+			require.ErrorIs(t, err, documents.ErrBadPageToken)
+		})
+	}
+}
+
+// flip changes one character in the middle of a token (the last one may
+// only carry base64 padding bits).
+func flip(s string) string {
+	b := []byte(s)
+	b[len(b)/2] ^= 1
+	return string(b)
+}
