@@ -39,6 +39,10 @@ var (
 	ErrTooLarge         = errors.New("document is too large")
 	ErrUnsupportedMedia = errors.New("unsupported media type")
 	ErrEmpty            = errors.New("document is empty")
+	// ErrUnavailable: the blob store failed to answer. It is the only
+	// error of the store that is not the caller's fault; the API answers
+	// it with 503.
+	ErrUnavailable = errors.New("the blob store is unavailable")
 	// ErrBadPageToken: a page token that List did not return for the same
 	// search.
 	ErrBadPageToken = errors.New("page token is not one this store returned for the same search")
@@ -159,14 +163,14 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 func (s *Store) write(ctx context.Context, key, contentType string, r io.Reader) error {
 	w, err := s.Bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
 	}
 	if _, err := io.Copy(w, r); err != nil {
 		_ = w.Close()
-		return fmt.Errorf("write %s: %w", key, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
 	}
 	return nil
 }
@@ -204,7 +208,7 @@ func (s *Store) Get(ctx context.Context, id string) (Document, error) {
 		return Document{}, ErrNotFound
 	}
 	if err != nil {
-		return Document{}, fmt.Errorf("read document %s: %w", id, err)
+		return Document{}, fmt.Errorf("%w: read document %s: %w", ErrUnavailable, id, err)
 	}
 	var d Document
 	if err := json.Unmarshal(b, &d); err != nil {
@@ -223,7 +227,7 @@ func (s *Store) Open(ctx context.Context, id string) (*blob.Reader, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open document %s: %w", id, err)
+		return nil, fmt.Errorf("%w: open document %s: %w", ErrUnavailable, id, err)
 	}
 	return r, nil
 }
@@ -269,7 +273,7 @@ func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken
 	for rounds := 0; rounds < 50 && len(out) < pageSize; rounds++ {
 		objs, next, err := s.Bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: "documents/", Delimiter: "/"})
 		if err != nil {
-			return nil, "", fmt.Errorf("list documents: %w", err)
+			return nil, "", fmt.Errorf("%w: list documents: %w", ErrUnavailable, err)
 		}
 		for _, o := range objs {
 			id := strings.TrimSuffix(strings.TrimPrefix(o.Key, "documents/"), "/")
@@ -301,7 +305,7 @@ func (s *Store) GetText(ctx context.Context, key string) (string, error) {
 		return "", ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", key, err)
+		return "", fmt.Errorf("%w: read %s: %w", ErrUnavailable, key, err)
 	}
 	return string(b), nil
 }

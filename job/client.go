@@ -372,6 +372,9 @@ func listQuery(req ListRequest) string {
 }
 
 func (c *Client) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
 	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		var notFound *serviceerror.NotFound
