@@ -101,6 +101,14 @@ func oasRouterRoutes(t *testing.T) map[oasRoute]bool {
 			methods = []string{http.MethodGet}
 		}
 		for _, m := range methods {
+			// HEAD is GET without the body (RFC 9110): every GET route
+			// answers it and the document leaves it implied.
+			if m == http.MethodHead {
+				if !slices.Contains(methods, http.MethodGet) {
+					t.Errorf("%s answers HEAD but not GET", path)
+				}
+				continue
+			}
 			routes[oasRoute{m, path}] = true
 		}
 		return nil
