@@ -72,7 +72,7 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodGet, "/jobs/{id}/results"}, []int{200, 400, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 404, 500, 503}},
 	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 408, 413, 415, 500, 503}},
-	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500}},
+	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/healthz"}, []int{200}},
