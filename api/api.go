@@ -9,10 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,34 +60,193 @@ type Server struct {
 	Log              *slog.Logger
 	// CallTimeout bounds each call to Temporal made for a request.
 	CallTimeout time.Duration
+	// MinBodyRate (bytes per second; DefaultMinBodyRate if 0) and
+	// BodySlack (DefaultBodySlack if 0) size the deadline of a request
+	// body: BodySlack plus the route's body limit at MinBodyRate. A body
+	// slower than that is answered 408.
+	MinBodyRate int64
+	BodySlack   time.Duration
 }
 
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
-	r.HandleFunc("/jobs", s.createJob).Methods(http.MethodPost)
-	r.HandleFunc("/jobs", s.listJobs).Methods(http.MethodGet)
-	r.HandleFunc("/jobs/{id}", s.getJob).Methods(http.MethodGet)
-	r.HandleFunc("/jobs/{id}", s.cancelJob).Methods(http.MethodDelete)
-	r.HandleFunc("/jobs/{id}/results", s.getResult).Methods(http.MethodGet)
-	r.HandleFunc("/jobs/{id}/pages/{page}", s.getJobPage).Methods(http.MethodGet)
-	r.HandleFunc("/documents", s.uploadDocument).Methods(http.MethodPost)
-	r.HandleFunc("/documents", s.listDocuments).Methods(http.MethodGet)
-	r.HandleFunc("/documents/{id}", s.getDocument).Methods(http.MethodGet)
-	r.HandleFunc("/documents/{id}/content", s.getDocumentContent).Methods(http.MethodGet)
-	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
-	r.HandleFunc("/openapi.json", serveSpec).Methods(http.MethodGet)
-	r.PathPrefix("/docs").Handler(swgui.New("Docket Jobs API", "/openapi.json", "/docs"))
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, http.StatusNotFound, "not-found", "no such resource", nil)
+	// mux would answer an unclean path (/documents/..%2F..%2Fetc%2Fpasswd)
+	// with a 301 to its cleaned form and no body; such paths name nothing
+	// here and are 404s (cleanPaths, below).
+	r.SkipClean(true)
+	// route registers a handler for path and method, with the query
+	// parameters it accepts: this list is the only place they are declared,
+	// and any other parameter is a 400 (a typo such as ?limit= for
+	// page_size would otherwise be ignored in silence). A GET route answers
+	// HEAD too.
+	route := func(method, path string, h http.HandlerFunc, params ...string) {
+		methods := []string{method}
+		if method == http.MethodGet {
+			methods = append(methods, http.MethodHead)
+		}
+		r.Handle(path, s.onlyParams(params, h)).Methods(methods...)
+	}
+	route(http.MethodPost, "/jobs", s.createJob)
+	route(http.MethodGet, "/jobs", s.listJobs, "status", "type", "page_size", "page_token")
+	route(http.MethodGet, "/jobs/{id}", s.withJobID(s.getJob))
+	route(http.MethodDelete, "/jobs/{id}", s.withJobID(s.cancelJob))
+	route(http.MethodGet, "/jobs/{id}/results", s.withJobID(s.getResult), "wait")
+	route(http.MethodGet, "/jobs/{id}/pages/{page}", s.withJobID(s.getJobPage))
+	route(http.MethodPost, "/documents", s.uploadDocument, "filename")
+	route(http.MethodGet, "/documents", s.listDocuments, "search", "page_size", "page_token")
+	route(http.MethodGet, "/documents/{id}", s.getDocument)
+	route(http.MethodGet, "/documents/{id}/content", s.getDocumentContent)
+	route(http.MethodGet, "/healthz", s.healthz)
+	route(http.MethodGet, "/readyz", s.readyz)
+	route(http.MethodGet, "/openapi.json", serveSpec)
+	// The Swagger UI's own assets take their own query parameters.
+	r.PathPrefix("/docs").Methods(http.MethodGet, http.MethodHead).
+		Handler(problemNotFound(swgui.New("Docket Jobs API", "/openapi.json", "/docs")))
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !clean(req.URL.Path) {
+			notFound(w, req)
+			return
+		}
+		allow := allowed(r, req)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, req, http.StatusMethodNotAllowed, "method-not-allowed",
+			req.Method+" is not allowed here; allowed: "+strings.Join(allow, ", "), nil)
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, http.StatusMethodNotAllowed, "method-not-allowed", r.Method+" is not allowed here", nil)
-	})
-	r.Use(s.recoverer, s.logRequests)
+	r.Use(s.recoverer, s.logRequests, cleanPaths)
 	return r
 }
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, r, http.StatusNotFound, "not-found", "no such resource", nil)
+}
+
+// allowMethods are the methods a 405's Allow header may list.
+var allowMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect,
+}
+
+// allowed lists the methods that the router routes for req's path (RFC
+// 9110 requires them in a 405's Allow header), by asking the router itself
+// so that the list cannot drift from the routes.
+func allowed(r *mux.Router, req *http.Request) []string {
+	var out []string
+	for _, m := range allowMethods {
+		try := req.Clone(req.Context())
+		try.Method = m
+		var match mux.RouteMatch
+		if r.Match(try, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// clean reports whether path has no empty, "." or ".." segment (a
+// trailing slash aside). The router matches paths as sent, so that an
+// unclean one names nothing rather than being redirected to what it cleans
+// to.
+func clean(path string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	segs := strings.Split(strings.TrimSuffix(path[1:], "/"), "/")
+	for i, seg := range segs {
+		if seg == "." || seg == ".." || (seg == "" && !(i == 0 && len(segs) == 1)) {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanPaths answers 404 to a matched route whose path is unclean, such as
+// /docs/../jobs or /jobs/./results.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !clean(r.URL.Path) {
+			notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// onlyParams answers 400 naming the first query parameter that the route
+// does not take, or a query that does not parse.
+func (s *Server) onlyParams(params []string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			writeProblem(w, r, http.StatusBadRequest, "invalid-parameter", "the query string is malformed: "+err.Error(), nil)
+			return
+		}
+		names := make([]string, 0, len(q))
+		for name := range q {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if !slices.Contains(params, name) {
+				msg := "is not a parameter of this route"
+				if len(params) > 0 {
+					msg += "; it takes " + strings.Join(params, ", ")
+				}
+				s.badParam(w, r, name, msg)
+				return
+			}
+		}
+		next(w, r)
+	}
+}
+
+// withJobID answers 404 for a job id that no job could have, before any
+// call to Temporal: every /jobs/{id} route passes through it.
+func (s *Server) withJobID(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !job.ValidID(mux.Vars(r)["id"]) {
+			s.fail(w, r, job.ErrNotFound)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// problemNotFound turns the plain-text 404 of h (the Swagger UI's file
+// server, for an unknown asset) into the API's problem+json.
+func problemNotFound(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&notFoundWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+type notFoundWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (w *notFoundWriter) WriteHeader(code int) {
+	if code == http.StatusNotFound && !w.replaced {
+		w.replaced = true
+		for k := range w.Header() {
+			w.Header().Del(k)
+		}
+		notFound(w.ResponseWriter, w.r)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *notFoundWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil // the file server's text, replaced
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *notFoundWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func serveSpec(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -108,7 +268,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req job.StartRequest
-	body, err := readBody(w, r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -151,10 +311,6 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.PageSize = size
-	if len(req.PageToken) > 4096 {
-		s.badParam(w, r, "page_token", "is not a token this API returned")
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.CallTimeout)
 	defer cancel()
 	views, next, err := s.Jobs.List(ctx, req)
@@ -284,36 +440,69 @@ func (s *Server) badParam(w http.ResponseWriter, r *http.Request, name, msg stri
 	writeProblem(w, r, http.StatusBadRequest, "invalid-parameter", name+" "+msg, func(p *Problem) { p.Field = name })
 }
 
-// fail answers an error from the job client with the status it calls for.
+// fail answers an error with the status it calls for. It is the one place
+// errors become statuses: every handler hands it what the job client, the
+// blob store or the body reader returned.
+//
+// 503 means exactly one thing, that Temporal or the blob store did not
+// answer: only errors those packages classify as unavailable get it (and
+// our own deadline on a call to them). Everything the client sent wrong is
+// classified before it gets here (ids that cannot exist, unreadable,
+// oversized or slow bodies, bad inputs, bad page tokens) and is a 4xx.
+//
+// The default case is for an error nobody classified. The API's rule is
+// never a 500, and every remaining error does come from a dependency (the
+// handlers call nothing else that can fail on a request's account), so it
+// answers 503 with Retry-After, which is also what a client should do, and
+// logs at error level so that the error gets classified.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var inputErr *job.InputError
 	var tooLarge *http.MaxBytesError
+	var bodyErr *bodyError
 	switch {
 	case errors.As(err, &inputErr):
 		writeProblem(w, r, http.StatusUnprocessableEntity, "invalid-job", inputErr.Error(), func(p *Problem) { p.Field = inputErr.Field })
 	case errors.As(err, &tooLarge):
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit), nil)
+	case errors.As(err, &bodyErr) && bodyErr.timeout():
+		writeProblem(w, r, http.StatusRequestTimeout, "request-timeout",
+			"the request body did not arrive in time; send it at a steady rate", nil)
+	case errors.As(err, &bodyErr):
+		writeProblem(w, r, http.StatusBadRequest, "malformed-body", bodyErr.Error(), nil)
+	case errors.Is(err, documents.ErrTooLarge):
+		s.documentTooLarge(w, r)
+	case errors.Is(err, documents.ErrUnsupportedMedia):
+		writeProblem(w, r, http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"the document must be a PDF, PNG, JPEG or TIFF (recognised from its bytes, not its name or Content-Type)", nil)
+	case errors.Is(err, documents.ErrEmpty):
+		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", "the document is empty", func(p *Problem) { p.Field = "file" })
+	case errors.Is(err, documents.ErrBadPageToken):
+		s.badParam(w, r, "page_token", "is not a token this API returned for the same search")
 	case errors.Is(err, job.ErrNotFound):
-		writeProblem(w, r, http.StatusNotFound, "job-not-found", "no job has id "+mux.Vars(r)["id"], nil)
+		writeProblem(w, r, http.StatusNotFound, "job-not-found", "no job has id "+strconv.QuoteToASCII(mux.Vars(r)["id"]), nil)
+	case errors.Is(err, documents.ErrNotFound):
+		writeProblem(w, r, http.StatusNotFound, "document-not-found", "no document has id "+strconv.QuoteToASCII(mux.Vars(r)["id"]), nil)
 	case errors.Is(err, job.ErrIdempotencyMismatch):
 		writeProblem(w, r, http.StatusUnprocessableEntity, "idempotency-key-reused",
 			"this Idempotency-Key was already used with a different request body", func(p *Problem) { p.Field = "Idempotency-Key" })
+	case errors.Is(err, documents.ErrUnavailable):
+		s.Log.Warn("blob store unavailable", "path", r.URL.Path, "error", err)
+		s.unavailable(w, r, "the blob store is not reachable; try again shortly")
 	case errors.Is(err, job.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.Log.Warn("temporal unavailable", "path", r.URL.Path, "error", err)
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "Temporal is not reachable; try again shortly", nil)
+		s.unavailable(w, r, "Temporal is not reachable; try again shortly")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		w.WriteHeader(499)
 	default:
-		s.Log.Error("request failed", "path", r.URL.Path, "error", err)
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the request could not be completed; try again shortly", nil)
+		s.Log.Error("unclassified error", "path", r.URL.Path, "error", err)
+		s.unavailable(w, r, "the request could not be completed; try again shortly")
 	}
 }
 
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, detail string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", detail, nil)
 }
 
 func isJSON(contentType string) bool {
@@ -335,6 +524,10 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (for the body
+// read deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code

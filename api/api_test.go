@@ -415,6 +415,15 @@ func TestBadRequests(t *testing.T) {
 		{"no media type", "POST", "/jobs", "none", []byte(`{"type":"sum"}`), nil, 415, ""},
 		{"body too large", "POST", "/jobs", "", append([]byte(`{"type":"sum","input":{"start":1,"end":2}}`), big...), nil, 413, ""},
 		{"malformed JSON", "POST", "/jobs", "", []byte(`{"type":`), nil, 400, ""},
+		{"null body", "POST", "/jobs", "", []byte(`null`), nil, 400, ""},
+		{"names in another case", "POST", "/jobs", "", []byte(`{"TYPE":"sum","Input":{"START":1}}`), nil, 400, ""},
+		{"duplicate name", "POST", "/jobs", "", []byte(`{"type":"wordcount","type":"sum","input":{"start":1,"end":2}}`), nil, 400, ""},
+		{"duplicate input name", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"start":1,"end":2,"end":3}}`), nil, 400, ""},
+		{"input name in another case", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"START":1,"end":2}}`), nil, 422, "input"},
+		{"unknown query parameter", "GET", "/jobs?limit=5", "", nil, nil, 400, "limit"},
+		{"unknown query parameter of results", "GET", "/jobs/" + uuid.NewString() + "/results?wiat=5", "", nil, nil, 400, "wiat"},
+		{"unknown document list parameter", "GET", "/documents?page_sise=5", "", nil, nil, 400, "page_sise"},
+		{"query on POST /jobs", "POST", "/jobs?dry_run=1", "", []byte(`{"type":"sum","input":{"start":1,"end":2}}`), nil, 400, "dry_run"},
 		{"not an object", "POST", "/jobs", "", []byte(`[1,2]`), nil, 400, ""},
 		{"unknown top-level field", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"start":1,"end":2},"priority":1}`), nil, 400, ""},
 		{"trailing data", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"start":1,"end":2}} {}`), nil, 400, ""},
@@ -443,6 +452,8 @@ func TestBadRequests(t *testing.T) {
 		{"bad page token", "GET", "/jobs?page_token=***", "", nil, nil, 400, "page_token"},
 		{"page token of another filter", "GET", "/jobs?status=FAILED&page_token=" + otherToken, "", nil, nil, 400, "page_token"},
 		{"forged page token", "GET", "/jobs?page_token=bm90LWEtdG9rZW4", "", nil, nil, 400, "page_token"},
+		{"garbage document page token", "GET", "/documents?page_token=garbage", "", nil, nil, 400, "page_token"},
+		{"NUL document page token", "GET", "/documents?page_token=%00", "", nil, nil, 400, "page_token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

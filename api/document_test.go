@@ -254,7 +254,9 @@ func TestBadDocumentFailsOnce(t *testing.T) {
 	require.Equal(t, "unreadable_document", v.Error.Type)
 	require.False(t, v.Error.Retryable)
 	require.Len(t, v.Steps, 1)
-	require.EqualValues(t, 0, v.Steps[0].Attempt, "a step that never succeeded has no report")
+	// One attempt at most: 1 when the worker's step event reached the
+	// workflow before the failure did, 0 (unknown) when it did not.
+	require.LessOrEqual(t, v.Steps[0].Attempt, int32(1), "the step was not retried")
 }
 
 // chatServer speaks the Chat Completions wire format, as an OpenAI-compatible

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -29,34 +28,39 @@ type DocumentList struct {
 // multipart form whose "file" field holds them.
 func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	limit := s.maxDocumentBytes()
-	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartOverhead)
-	body, filename, err := uploadedFile(r)
+	bodyLimit := limit
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		bodyLimit += multipartOverhead
+	}
+	body, err := s.openBody(w, r, bodyLimit)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.documentTooLarge(w, r)
-			return
-		}
+		s.documentTooLarge(w, r)
+		return
+	}
+	r.Body = io.NopCloser(body)
+	file, filename, err := uploadedFile(r)
+	var bodyErr *bodyError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.documentTooLarge(w, r)
+		return
+	case errors.As(err, &bodyErr):
+		s.fail(w, r, err)
+		return
+	case err != nil:
 		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", err.Error(), func(p *Problem) { p.Field = "file" })
 		return
 	}
-	d, created, err := s.Docs.Put(r.Context(), body, filename, limit)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.Is(err, documents.ErrTooLarge), errors.As(err, &tooLarge):
+	// A multipart part's own read errors (a form cut short) are the
+	// client's too.
+	d, created, err := s.Docs.Put(r.Context(), &clientReader{r: file}, filename, limit)
+	if errors.As(err, &tooLarge) {
 		s.documentTooLarge(w, r)
 		return
-	case errors.Is(err, documents.ErrUnsupportedMedia):
-		writeProblem(w, r, http.StatusUnsupportedMediaType, "unsupported-media-type",
-			"the document must be a PDF, PNG, JPEG or TIFF (recognised from its bytes, not its name or Content-Type)", nil)
-		return
-	case errors.Is(err, documents.ErrEmpty):
-		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", "the document is empty", func(p *Problem) { p.Field = "file" })
-		return
-	case err != nil:
-		s.Log.Error("store document", "error", err)
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the document could not be stored; try again shortly", nil)
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	writeMade(w, "/documents/"+d.ID, created, http.StatusCreated, d)
@@ -114,15 +118,9 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, r, "search", "must be at most 255 characters")
 		return
 	}
-	token := q.Get("page_token")
-	if len(token) > 4096 {
-		s.badParam(w, r, "page_token", "is not a token this API returned")
-		return
-	}
-	docs, next, err := s.Docs.List(r.Context(), search, size, token)
+	docs, next, err := s.Docs.List(r.Context(), search, size, q.Get("page_token"))
 	if err != nil {
-		s.Log.Warn("list documents", "error", err)
-		s.badParam(w, r, "page_token", "is not a token this API returned")
+		s.fail(w, r, err)
 		return
 	}
 	if docs == nil {
@@ -135,7 +133,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 	d, err := s.Docs.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
-		s.documentFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -146,12 +144,12 @@ func (s *Server) getDocumentContent(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	d, err := s.Docs.Get(r.Context(), id)
 	if err != nil {
-		s.documentFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	rd, err := s.Docs.Open(r.Context(), id)
 	if err != nil {
-		s.documentFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	defer rd.Close()
@@ -176,31 +174,17 @@ func (s *Server) getJobPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := vars["id"]
-	if len(id) > 255 || strings.ContainsAny(id, "/\\") {
-		writeProblem(w, r, http.StatusNotFound, "job-not-found", "no job has id "+id, nil)
-		return
-	}
 	text, err := s.Docs.GetText(r.Context(), documents.PageKey(id, n))
 	if errors.Is(err, documents.ErrNotFound) {
-		writeProblem(w, r, http.StatusNotFound, "page-not-found", fmt.Sprintf("job %s has no text for page %d", id, n), nil)
+		writeProblem(w, r, http.StatusNotFound, "page-not-found", fmt.Sprintf("job %s has no text for page %d", strconv.QuoteToASCII(id), n), nil)
 		return
 	}
 	if err != nil {
-		s.documentFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, text)
-}
-
-func (s *Server) documentFail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, documents.ErrNotFound) {
-		writeProblem(w, r, http.StatusNotFound, "document-not-found", "no document has id "+mux.Vars(r)["id"], nil)
-		return
-	}
-	s.Log.Error("blob store", "path", r.URL.Path, "error", err)
-	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-	writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "the blob store is not reachable; try again shortly", nil)
 }
 
 // DocumentCheck returns a job.Client check that refuses document jobs

@@ -72,7 +72,7 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodGet, "/jobs/{id}/results"}, []int{200, 400, 404, 409, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 404, 500, 503}},
 	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 408, 413, 415, 500, 503}},
-	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500}},
+	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 404, 500, 503}},
 	{oasRoute{http.MethodGet, "/healthz"}, []int{200}},
@@ -101,6 +101,14 @@ func oasRouterRoutes(t *testing.T) map[oasRoute]bool {
 			methods = []string{http.MethodGet}
 		}
 		for _, m := range methods {
+			// HEAD is GET without the body (RFC 9110): every GET route
+			// answers it and the document leaves it implied.
+			if m == http.MethodHead {
+				if !slices.Contains(methods, http.MethodGet) {
+					t.Errorf("%s answers HEAD but not GET", path)
+				}
+				continue
+			}
 			routes[oasRoute{m, path}] = true
 		}
 		return nil

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"gocloud.dev/blob"
@@ -28,6 +29,7 @@ import (
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/s3blob"
 
+	"github.com/docket-dev/docket/internal/pagetoken"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -37,6 +39,13 @@ var (
 	ErrTooLarge         = errors.New("document is too large")
 	ErrUnsupportedMedia = errors.New("unsupported media type")
 	ErrEmpty            = errors.New("document is empty")
+	// ErrUnavailable: the blob store failed to answer. It is the only
+	// error of the store that is not the caller's fault; the API answers
+	// it with 503.
+	ErrUnavailable = errors.New("the blob store is unavailable")
+	// ErrBadPageToken: a page token that List did not return for the same
+	// search.
+	ErrBadPageToken = errors.New("page token is not one this store returned for the same search")
 )
 
 // DefaultMaxBytes is the default size limit of an upload.
@@ -154,26 +163,30 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 func (s *Store) write(ctx context.Context, key, contentType string, r io.Reader) error {
 	w, err := s.Bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
 	}
 	if _, err := io.Copy(w, r); err != nil {
 		_ = w.Close()
-		return fmt.Errorf("write %s: %w", key, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
 	}
 	return nil
 }
 
-// cleanFilename keeps a display name only: no path, no control characters, bounded.
+// cleanFilename keeps a display name only: no path, no control or format
+// characters, bounded. Format characters (Unicode category Cf) are invisible
+// yet change how a name reads: U+202E RIGHT-TO-LEFT OVERRIDE shows
+// "invoice\u202efdp.exe" as "invoiceexe.pdf", and zero-width characters let
+// two names that look the same differ.
 func cleanFilename(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	if name == "." || name == "/" {
 		return ""
 	}
 	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r
@@ -195,7 +208,7 @@ func (s *Store) Get(ctx context.Context, id string) (Document, error) {
 		return Document{}, ErrNotFound
 	}
 	if err != nil {
-		return Document{}, fmt.Errorf("read document %s: %w", id, err)
+		return Document{}, fmt.Errorf("%w: read document %s: %w", ErrUnavailable, id, err)
 	}
 	var d Document
 	if err := json.Unmarshal(b, &d); err != nil {
@@ -214,7 +227,7 @@ func (s *Store) Open(ctx context.Context, id string) (*blob.Reader, error) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open document %s: %w", id, err)
+		return nil, fmt.Errorf("%w: open document %s: %w", ErrUnavailable, id, err)
 	}
 	return r, nil
 }
@@ -241,18 +254,26 @@ func (s *Store) CopyToFile(ctx context.Context, id, dir string) (string, error) 
 
 // List returns up to pageSize documents whose file name contains search
 // (case-insensitive), in id order, and the token of the next page.
+// A pageToken that is not one List returned for the same search is
+// ErrBadPageToken: the bucket would take any bytes as a key to start after,
+// so a garbled token would silently give a wrong page.
 func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken string) ([]Document, string, error) {
 	search = strings.ToLower(search)
+	scope := "documents\x00" + search
 	var out []Document
-	token := []byte(pageToken)
-	if pageToken == "" {
-		token = blob.FirstPageToken
+	token := blob.FirstPageToken
+	if pageToken != "" {
+		t, ok := pagetoken.Open(scope, pageToken)
+		if !ok {
+			return nil, "", ErrBadPageToken
+		}
+		token = t
 	}
 	// A filtered page may need several listing pages; bound the work.
 	for rounds := 0; rounds < 50 && len(out) < pageSize; rounds++ {
 		objs, next, err := s.Bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: "documents/", Delimiter: "/"})
 		if err != nil {
-			return nil, "", fmt.Errorf("list documents: %w", err)
+			return nil, "", fmt.Errorf("%w: list documents: %w", ErrUnavailable, err)
 		}
 		for _, o := range objs {
 			id := strings.TrimSuffix(strings.TrimPrefix(o.Key, "documents/"), "/")
@@ -269,7 +290,7 @@ func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken
 		}
 		token = next
 	}
-	return out, string(token), nil
+	return out, pagetoken.Seal(scope, token), nil
 }
 
 // PutText stores a job's text output under key.
@@ -284,7 +305,7 @@ func (s *Store) GetText(ctx context.Context, key string) (string, error) {
 		return "", ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", key, err)
+		return "", fmt.Errorf("%w: read %s: %w", ErrUnavailable, key, err)
 	}
 	return string(b), nil
 }

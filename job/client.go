@@ -1,10 +1,8 @@
 package job
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +23,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/docket-dev/docket/internal/pagetoken"
 )
 
 // Errors returned by Client. The API maps each to an HTTP status.
@@ -316,7 +316,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, err
 	query := listQuery(req)
 	var token []byte
 	if req.PageToken != "" {
-		t, ok := openPageToken(query, req.PageToken)
+		t, ok := pagetoken.Open(query, req.PageToken)
 		if !ok {
 			return nil, "", &InputError{"page_token", "is not a token this API returned for the same filters"}
 		}
@@ -338,37 +338,10 @@ func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, err
 	for _, e := range resp.GetExecutions() {
 		views = append(views, summaryOf(e))
 	}
-	return views, sealPageToken(query, resp.GetNextPageToken()), nil
-}
-
-// Page tokens wrap Temporal's opaque token with a checksum over it and the
-// query it continues. A garbled token, or one from another filter, is then
-// a 400 at once instead of a server-side error that the SDK retries until
-// the call times out.
-const pageTokenSumLen = 8
-
-func pageTokenSum(query string, token []byte) []byte {
-	h := sha256.New()
-	h.Write([]byte(query))
-	h.Write([]byte{0})
-	h.Write(token)
-	return h.Sum(nil)[:pageTokenSumLen]
-}
-
-func sealPageToken(query string, token []byte) string {
-	if len(token) == 0 {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString(append(pageTokenSum(query, token), token...))
-}
-
-func openPageToken(query, s string) ([]byte, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) <= pageTokenSumLen {
-		return nil, false
-	}
-	sum, token := b[:pageTokenSumLen], b[pageTokenSumLen:]
-	return token, bytes.Equal(sum, pageTokenSum(query, token))
+	// A garbled token, or one from another filter, is then a 400 at once
+	// instead of a server-side error that the SDK retries until the call
+	// times out.
+	return views, pagetoken.Seal(query, resp.GetNextPageToken()), nil
 }
 
 // listQuery builds the visibility query of a list request. Only known
@@ -401,6 +374,9 @@ func listQuery(req ListRequest) string {
 }
 
 func (c *Client) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
 	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		var notFound *serviceerror.NotFound

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/docket-dev/docket/internal/egress"
 )
@@ -162,16 +163,24 @@ func DecodeInput(jobType string, raw json.RawMessage) (Input, error) {
 	return in, nil
 }
 
-// DecodeStrict decodes one JSON value into v, rejecting unknown fields and
-// anything after the value.
+// DecodeStrict decodes one JSON value into v: object member names must
+// match the json tags exactly (not case-insensitively), an object may name
+// a member only once, unknown members are errors, and so is anything after
+// the value or a null where the value should be. It is the one decoder of
+// requests and of every job type's input, so that what the API accepts is
+// exactly what it documents; errors name the offending member.
+//
+// encoding/json matches names case-insensitively and lets the last of
+// duplicate names win, so {"TYPE":"sum"} or {"type":"a","type":"b"} were
+// accepted. encoding/json/v2 decodes strictly but Go 1.26 ships it only
+// behind GOEXPERIMENT=jsonv2; github.com/go-json-experiment/json is the
+// same package as a module, kept by its authors, and switching to
+// encoding/json/v2 is an import change once it is standard. Its checks of
+// duplicate names cover the whole document, including members captured as
+// json.RawMessage (the request's input) and decoded later with their type.
 func DecodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return errors.New("the JSON value is null, not an object")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("unexpected data after the JSON value")
-	}
-	return nil
+	return jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true))
 }

@@ -228,6 +228,10 @@ func TestDecodeInputErrors(t *testing.T) {
 		{"fractional number", job.TypeSum, `{"start":1.5,"end":2}`, false, "input"},
 		{"overflowing number", job.TypeSum, `{"start":1,"end":99999999999999999999}`, false, "input"},
 		{"top as string", job.TypeWordcount, `{"url":"https://example.com/","top":"3"}`, false, "input"},
+		{"name in upper case", job.TypeSum, `{"START":1,"end":2}`, false, "input"},
+		{"name in mixed case", job.TypeWordcount, `{"Url":"https://example.com/"}`, false, "input"},
+		{"duplicate name", job.TypeSum, `{"start":1,"end":2,"end":3}`, false, "input"},
+		{"duplicate nested name", job.TypeDocument, `{"document_id":"` + strings.Repeat("a", 64) + `","summarize":{"max_words":20,"max_words":30}}`, false, "input"},
 
 		// Well-formed JSON whose values are wrong: the Normalize field is reported.
 		{"empty object sum", job.TypeSum, `{}`, false, "input.start"},
@@ -264,4 +268,43 @@ func TestDecodeStrict(t *testing.T) {
 	require.Error(t, job.DecodeStrict([]byte(`{"a":1} {"a":2}`), &v), "second value")
 	require.Error(t, job.DecodeStrict([]byte(`{"a":1} ]`), &v), "trailing delimiter")
 	require.Error(t, job.DecodeStrict([]byte(``), &v), "empty")
+}
+
+// Names match exactly and once: encoding/json's case-insensitive matching
+// and last-duplicate-wins would accept requests the API does not document.
+func TestDecodeStrictNames(t *testing.T) {
+	type inner struct {
+		B int `json:"b"`
+	}
+	type target struct {
+		A   int             `json:"a"`
+		In  *inner          `json:"in,omitempty"`
+		Raw json.RawMessage `json:"raw"`
+		Key string          `json:"-"`
+	}
+	tests := []struct {
+		name, data string
+		wantErr    string // "" for success
+	}{
+		{"exact", `{"a":1,"in":{"b":2},"raw":{"x":1}}`, ""},
+		{"upper case", `{"A":1}`, `"A"`},
+		{"nested upper case", `{"in":{"B":2}}`, `"B"`},
+		{"duplicate", `{"a":1,"a":2}`, `duplicate object member name "a"`},
+		{"nested duplicate", `{"in":{"b":1,"b":2}}`, `duplicate object member name "b"`},
+		{"duplicate inside a raw member", `{"raw":{"x":1,"x":2}}`, `duplicate object member name "x"`},
+		{"ignored field", `{"Key":"k"}`, `"Key"`},
+		{"null", ` null `, "null"},
+		{"unknown", `{"c":1}`, `"c"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v target
+			err := job.DecodeStrict([]byte(tt.data), &v)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -211,7 +212,19 @@ func StartAPI(jobs *job.Client, docs *documents.Store) *httptest.Server {
 		jobs.Check = api.DocumentCheck(docs)
 	}
 	s := &api.Server{Jobs: jobs, Docs: docs, Log: Logger(), CallTimeout: 5 * time.Second}
-	return httptest.NewServer(s.Handler())
+	return Serve(s.Handler())
+}
+
+// Serve serves h on a loopback port with the production server
+// (api.NewHTTPServer: its timeouts and its problem+json answers to
+// requests net/http cannot parse).
+func Serve(h http.Handler) *httptest.Server {
+	ts := httptest.NewUnstartedServer(h)
+	hs := api.NewHTTPServer("", h)
+	ts.Config = hs.Server
+	ts.Listener = hs.WrapListener(ts.Listener)
+	ts.Start()
+	return ts
 }
 
 // Build compiles the Go package in pkgDir into dir and returns the binary,

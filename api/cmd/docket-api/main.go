@@ -63,17 +63,7 @@ func run() error {
 		Log:              log,
 		CallTimeout:      10 * time.Second,
 	}
-	hs := &http.Server{
-		Addr:              cfg.HTTPAddr,
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		// Long enough for the longest results long poll.
-		// Long enough for the longest results long poll and a large upload.
-		WriteTimeout:   api.MaxWait + 30*time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-	}
+	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
