@@ -31,8 +31,6 @@ const (
 	InlineTextLimit = 64 << 10
 	// InlineEntitiesLimit is the most entities returned inline.
 	InlineEntitiesLimit = 200
-	// ErrLLMRejected: the LLM endpoint refused the request for good.
-	ErrLLMRejected = "llm_request_rejected"
 )
 
 // DocumentActivities holds what the document steps need. A worker process
@@ -78,7 +76,7 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 	var out job.StepOutput[job.OCRResult]
 	doc, err := a.Docs.Get(ctx, in.DocumentID)
 	if errors.Is(err, documents.ErrNotFound) {
-		return out, temporal.NewNonRetryableApplicationError("no document has id "+in.DocumentID, job.ErrDocumentNotFound, nil)
+		return out, temporal.NewNonRetryableApplicationError("no document has id "+in.DocumentID, string(job.FailDocumentNotFound), nil)
 	}
 	if err != nil {
 		return out, err
@@ -270,7 +268,7 @@ func sortedRefs(m map[int]PageRef) []PageRef {
 func documentError(err error) error {
 	var de *ocr.DocumentError
 	if errors.As(err, &de) {
-		return temporal.NewNonRetryableApplicationError(de.Error(), de.Kind, nil)
+		return temporal.NewNonRetryableApplicationError(de.Error(), string(de.Kind), nil)
 	}
 	return err
 }
@@ -372,8 +370,8 @@ func llmError(err error) error {
 		return err
 	}
 	if !apiErr.Retryable {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrLLMRejected, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), string(job.FailLLMRejected), nil)
 	}
-	return temporal.NewApplicationErrorWithOptions(err.Error(), "llm_unavailable",
+	return temporal.NewApplicationErrorWithOptions(err.Error(), string(job.FailLLMUnavailable),
 		temporal.ApplicationErrorOptions{NextRetryDelay: apiErr.RetryAfter})
 }

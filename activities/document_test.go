@@ -122,7 +122,7 @@ func TestOCRBadDocumentIsNotRetryable(t *testing.T) {
 
 	_, err = runOCR(t, a, job.OCRInput{JobID: "job-3", DocumentID: strings.Repeat("0", 64), Language: "eng"}, nil)
 	require.ErrorAs(t, err, &appErr)
-	require.Equal(t, job.ErrDocumentNotFound, appErr.Type())
+	require.Equal(t, job.FailDocumentNotFound, job.Failure(appErr.Type()))
 	require.True(t, appErr.NonRetryable())
 }
 

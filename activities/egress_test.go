@@ -39,7 +39,7 @@ func TestCountWordsRefusesOwnAddress(t *testing.T) {
 	srv, err := egresstest.Listen(t, ownAddress(t), serve("text/plain", "internal page"))
 	require.NoError(t, err)
 	_, err = runCountWords(t, allowedActivities(0), job.WordcountInput{URL: srv.URL + "/"})
-	requireAppError(t, err, job.ErrFetchRefused, true)
+	requireAppError(t, err, string(job.FailFetchRefused), true)
 	require.Zero(t, srv.Hits(), "the listener on this machine's own address was reached")
 }
 
@@ -73,13 +73,13 @@ func TestCountWordsPermanentFetchFailures(t *testing.T) {
 		nonRetryable bool
 		hits         int64
 	}{
-		{"redirect to file:", to("file:///etc/passwd"), job.ErrFetchFailed, true, 1},
-		{"redirect to gopher:", to("gopher://127.0.0.1:70/"), job.ErrFetchFailed, true, 1},
-		{"six redirects", srv.URL + "/?n=6", job.ErrFetchFailed, true, 6},
-		{"redirect to port 99999", to("http://127.0.0.1:99999/"), job.ErrFetchFailed, true, 1},
-		{"port 99999", "http://127.0.0.1:99999/", job.ErrInvalidInput, true, 0},
-		{"unresolvable name", "http://no-such-host.invalid/", job.ErrFetchFailed, true, 0},
-		{"redirect to unresolvable name", to("http://no-such-host.invalid/"), job.ErrFetchFailed, true, 1},
+		{"redirect to file:", to("file:///etc/passwd"), string(job.FailFetchFailed), true, 1},
+		{"redirect to gopher:", to("gopher://127.0.0.1:70/"), string(job.FailFetchFailed), true, 1},
+		{"six redirects", srv.URL + "/?n=6", string(job.FailFetchFailed), true, 6},
+		{"redirect to port 99999", to("http://127.0.0.1:99999/"), string(job.FailFetchFailed), true, 1},
+		{"port 99999", "http://127.0.0.1:99999/", string(job.FailInvalidInput), true, 0},
+		{"unresolvable name", "http://no-such-host.invalid/", string(job.FailFetchFailed), true, 0},
+		{"redirect to unresolvable name", to("http://no-such-host.invalid/"), string(job.FailFetchFailed), true, 1},
 		{"temporary DNS failure", "http://servfail.test/", "", false, 0},
 	}
 	for _, tt := range tests {

@@ -31,7 +31,7 @@ type SumProgress struct {
 func (a *Activities) Sum(ctx context.Context, in job.SumInput) (job.StepOutput[job.SumResult], error) {
 	var out job.StepOutput[job.SumResult]
 	if err := in.Normalize(); err != nil {
-		return out, temporal.NewNonRetryableApplicationError(err.Error(), job.ErrInvalidInput, err)
+		return out, temporal.NewNonRetryableApplicationError(err.Error(), string(job.FailInvalidInput), err)
 	}
 	start, end := *in.Start, *in.End
 	count := end - start + 1

@@ -188,7 +188,7 @@ func TestSumInvalidInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := runSum(t, newActivityEnv(t, a), tt.in)
-			appErr := requireAppError(t, err, job.ErrInvalidInput, true)
+			appErr := requireAppError(t, err, string(job.FailInvalidInput), true)
 			require.Contains(t, appErr.Error(), tt.field)
 		})
 	}

@@ -32,7 +32,7 @@ const DefaultMaxFetchBytes = 5 << 20
 func (a *Activities) CountWords(ctx context.Context, in job.WordcountInput) (job.StepOutput[job.WordcountResult], error) {
 	var out job.StepOutput[job.WordcountResult]
 	if err := in.Normalize(); err != nil {
-		return out, temporal.NewNonRetryableApplicationError(err.Error(), job.ErrInvalidInput, err)
+		return out, temporal.NewNonRetryableApplicationError(err.Error(), string(job.FailInvalidInput), err)
 	}
 	text, err := a.fetchText(ctx, in.URL)
 	if err != nil {
@@ -54,7 +54,7 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf("build request: %v", err), job.ErrInvalidInput, err)
+		return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf("build request: %v", err), string(job.FailInvalidInput), err)
 	}
 	req.Header.Set("User-Agent", "docket-wordcount/1")
 	req.Header.Set("Accept", "text/html, text/plain;q=0.9, */*;q=0.1")
@@ -71,14 +71,14 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 			delay = time.Duration(s) * time.Second
 		}
 		return "", temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("fetch %s: server answered %s", url, resp.Status), "http_server_error",
+			fmt.Sprintf("fetch %s: server answered %s", url, resp.Status), string(job.FailHTTPServerError),
 			temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 	case resp.StatusCode >= 400:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("fetch %s: server answered %s", url, resp.Status), job.ErrHTTPClientError, nil)
+			fmt.Sprintf("fetch %s: server answered %s", url, resp.Status), string(job.FailHTTPClientError), nil)
 	case resp.StatusCode >= 300:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("fetch %s: unfollowed redirect %s", url, resp.Status), job.ErrHTTPClientError, nil)
+			fmt.Sprintf("fetch %s: unfollowed redirect %s", url, resp.Status), string(job.FailHTTPClientError), nil)
 	}
 	// No Content-Type at all is read as text; one that does not parse is not.
 	mediaType := ""
@@ -92,7 +92,7 @@ func (a *Activities) fetchText(ctx context.Context, url string) (string, error) 
 	isHTML := mediaType == "text/html" || mediaType == "application/xhtml+xml"
 	if !isHTML && !strings.HasPrefix(mediaType, "text/") && mediaType != "" {
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("fetch %s: content type %q is not text", url, mediaType), job.ErrUnsupportedMedia, nil)
+			fmt.Sprintf("fetch %s: content type %q is not text", url, mediaType), string(job.FailUnsupportedContent), nil)
 	}
 	if resp.ContentLength > limit {
 		return "", tooLarge(url, limit)
@@ -118,21 +118,21 @@ func fetchError(url string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, egress.ErrRefused):
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), job.ErrFetchRefused, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), string(job.FailFetchRefused), nil)
 	case errors.Is(err, egress.ErrRedirect), errors.Is(err, egress.ErrInvalidURL):
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), job.ErrFetchFailed, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("fetch %s: %v", url, err), string(job.FailFetchFailed), nil)
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		// Built from Name and Err only: DNSError.Error() can name the
 		// worker's DNS server ("lookup x on 10.1.2.3:53: ...").
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("fetch %s: host name %s does not exist (%s)", url, dnsErr.Name, dnsErr.Err), job.ErrFetchFailed, nil)
+			fmt.Sprintf("fetch %s: host name %s does not exist (%s)", url, dnsErr.Name, dnsErr.Err), string(job.FailFetchFailed), nil)
 	}
 	return fmt.Errorf("fetch %s: %w", url, err)
 }
 
 func tooLarge(url string, limit int64) error {
 	return temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("fetch %s: page is larger than %d bytes", url, limit), job.ErrResponseTooLarge, nil)
+		fmt.Sprintf("fetch %s: page is larger than %d bytes", url, limit), string(job.FailResponseTooLarge), nil)
 }
 
 // heartbeatReader heartbeats the bytes read so far, so that a slow download

@@ -218,11 +218,11 @@ func TestCountWordsHTTPStatusErrors(t *testing.T) {
 		errType      string
 		nonRetryable bool
 	}{
-		{http.StatusBadRequest, job.ErrHTTPClientError, true},
-		{http.StatusUnauthorized, job.ErrHTTPClientError, true},
-		{http.StatusForbidden, job.ErrHTTPClientError, true},
-		{http.StatusNotFound, job.ErrHTTPClientError, true},
-		{http.StatusGone, job.ErrHTTPClientError, true},
+		{http.StatusBadRequest, string(job.FailHTTPClientError), true},
+		{http.StatusUnauthorized, string(job.FailHTTPClientError), true},
+		{http.StatusForbidden, string(job.FailHTTPClientError), true},
+		{http.StatusNotFound, string(job.FailHTTPClientError), true},
+		{http.StatusGone, string(job.FailHTTPClientError), true},
 		{http.StatusTooManyRequests, "", false},
 		{http.StatusInternalServerError, "", false},
 		{http.StatusBadGateway, "", false},
@@ -240,7 +240,7 @@ func TestCountWordsHTTPStatusErrors(t *testing.T) {
 			appErr := requireAppError(t, err, tt.errType, tt.nonRetryable)
 			require.Contains(t, appErr.Error(), fmt.Sprint(tt.status))
 			if !tt.nonRetryable {
-				require.NotEqual(t, job.ErrHTTPClientError, appErr.Type())
+				require.NotEqual(t, job.FailHTTPClientError, job.Failure(appErr.Type()))
 			}
 		})
 	}
@@ -282,7 +282,7 @@ func TestCountWordsUnfollowedRedirect(t *testing.T) {
 				w.WriteHeader(status) // no Location header: the client cannot follow
 			})
 			_, err := runCountWords(t, allowedActivities(0), job.WordcountInput{URL: srv.URL})
-			requireAppError(t, err, job.ErrHTTPClientError, true)
+			requireAppError(t, err, string(job.FailHTTPClientError), true)
 		})
 	}
 }
@@ -299,7 +299,7 @@ func TestCountWordsUnsupportedMedia(t *testing.T) {
 		t.Run(ct, func(t *testing.T) {
 			srv := newCountingServer(t, serve(ct, "these look like words"))
 			_, err := runCountWords(t, allowedActivities(0), job.WordcountInput{URL: srv.URL})
-			requireAppError(t, err, job.ErrUnsupportedMedia, true)
+			requireAppError(t, err, string(job.FailUnsupportedContent), true)
 		})
 	}
 }
@@ -363,7 +363,7 @@ func TestCountWordsSizeLimit(t *testing.T) {
 
 			out, err := runCountWords(t, allowedActivities(limit), job.WordcountInput{URL: srv.URL})
 			if tt.tooBig {
-				requireAppError(t, err, job.ErrResponseTooLarge, true)
+				requireAppError(t, err, string(job.FailResponseTooLarge), true)
 				return
 			}
 			require.NoError(t, err)
@@ -391,7 +391,7 @@ func TestCountWordsSizeLimitAppliesAfterDecompression(t *testing.T) {
 		_, _ = w.Write(compressed.Bytes())
 	})
 	_, err = runCountWords(t, allowedActivities(limit), job.WordcountInput{URL: srv.URL})
-	requireAppError(t, err, job.ErrResponseTooLarge, true)
+	requireAppError(t, err, string(job.FailResponseTooLarge), true)
 	require.Equal(t, "gzip", <-acceptEncoding, "fixture assumes the transport asks for gzip")
 }
 
@@ -399,7 +399,7 @@ func TestCountWordsDefaultSizeLimit(t *testing.T) {
 	// MaxFetchBytes unset means DefaultMaxFetchBytes.
 	srv := newCountingServer(t, chunked(activities.DefaultMaxFetchBytes+1))
 	_, err := runCountWords(t, allowedActivities(0), job.WordcountInput{URL: srv.URL})
-	requireAppError(t, err, job.ErrResponseTooLarge, true)
+	requireAppError(t, err, string(job.FailResponseTooLarge), true)
 
 	srv = newCountingServer(t, fixedLength(activities.DefaultMaxFetchBytes))
 	out, err := runCountWords(t, allowedActivities(0), job.WordcountInput{URL: srv.URL})
@@ -417,7 +417,7 @@ func TestCountWordsRefusedDestination(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, u := range []string{srv.URL + "/", "http://localhost:" + srv.port(t) + "/", "http://[::ffff:127.0.0.1]:" + srv.port(t) + "/"} {
 				_, err := runCountWords(t, a, job.WordcountInput{URL: u})
-				requireAppError(t, err, job.ErrFetchRefused, true)
+				requireAppError(t, err, string(job.FailFetchRefused), true)
 			}
 		})
 	}
@@ -430,7 +430,7 @@ func TestCountWordsRefusesRedirectToNonAllowedHost(t *testing.T) {
 		http.Redirect(w, r, "http://localhost:"+target.port(t)+"/", http.StatusFound)
 	})
 	_, err := runCountWords(t, allowedActivities(0), job.WordcountInput{URL: redirector.URL})
-	requireAppError(t, err, job.ErrFetchRefused, true)
+	requireAppError(t, err, string(job.FailFetchRefused), true)
 	require.Equal(t, int64(1), redirector.hits.Load())
 	require.Zero(t, target.hits.Load())
 }
@@ -446,7 +446,7 @@ func TestCountWordsInvalidInput(t *testing.T) {
 		{URL: srv.URL, Top: -1},
 	} {
 		_, err := runCountWords(t, allowedActivities(0), in)
-		requireAppError(t, err, job.ErrInvalidInput, true)
+		requireAppError(t, err, string(job.FailInvalidInput), true)
 	}
 	require.Zero(t, srv.hits.Load())
 }
@@ -474,7 +474,7 @@ func TestCountWordsNetworkErrorsAreRetryable(t *testing.T) {
 			srv := newCountingServer(t, h)
 			_, err := runCountWords(t, allowedActivities(0), job.WordcountInput{URL: srv.URL})
 			appErr := requireAppError(t, err, "", false)
-			for _, typ := range []string{job.ErrInvalidInput, job.ErrFetchRefused, job.ErrHTTPClientError, job.ErrUnsupportedMedia, job.ErrResponseTooLarge} {
+			for _, typ := range []string{string(job.FailInvalidInput), string(job.FailFetchRefused), string(job.FailHTTPClientError), string(job.FailUnsupportedContent), string(job.FailResponseTooLarge)} {
 				require.NotEqual(t, typ, appErr.Type())
 			}
 		})

@@ -140,14 +140,14 @@ func TestNonRetryableFailures(t *testing.T) {
 	tests := []struct {
 		name    string
 		url     string
-		errType string
+		errType job.Failure
 		hits    int32
 	}{
-		{"target answers 404", page.URL + "/missing", job.ErrHTTPClientError, 1},
+		{"target answers 404", page.URL + "/missing", job.FailHTTPClientError, 1},
 		// "localhost" is not on the test worker's allow-list (127.0.0.1 is):
 		// the worker refuses to dial it, and the page is never hit.
-		{"loopback destination refused", "http://localhost:" + port + "/", job.ErrFetchRefused, 0},
-		{"the machine's own address refused", ownURL, job.ErrFetchRefused, 0},
+		{"loopback destination refused", "http://localhost:" + port + "/", job.FailFetchRefused, 0},
+		{"the machine's own address refused", ownURL, job.FailFetchRefused, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,7 +203,7 @@ func TestJobTimeout(t *testing.T) {
 	require.Equal(t, string(job.StatusTimedOut), r.problem(t).JobStatus)
 	got := call(t, stack.api.URL, http.MethodGet, "/jobs/"+v.ID, nil, nil).view(t)
 	require.Equal(t, job.StatusTimedOut, got.Status)
-	require.Equal(t, "timeout", got.Error.Type)
+	require.Equal(t, job.FailTimeout, got.Error.Type)
 	require.Equal(t, job.StatusTimedOut, got.Steps[0].Status, "a step cannot run on in a job that timed out")
 }
 
@@ -383,7 +383,7 @@ func TestTemporalCLIInterop(t *testing.T) {
 	require.Equal(t, http.StatusConflict, waitResult(t, bad).Status)
 	v := call(t, stack.api.URL, http.MethodGet, "/jobs/"+bad, nil, nil).view(t)
 	require.Equal(t, job.StatusFailed, v.Status)
-	require.Equal(t, job.ErrInvalidInput, v.Error.Type)
+	require.Equal(t, job.FailInvalidInput, v.Error.Type)
 	require.Contains(t, v.Error.Message, "input.end")
 }
 

@@ -251,7 +251,7 @@ func TestBadDocumentFailsOnce(t *testing.T) {
 	d := uploadDoc(t, good[:len(good)/2])
 	v, _ := runDocumentJob(t, stack.api.URL, map[string]any{"document_id": d.ID})
 	require.Equal(t, job.StatusFailed, v.Status)
-	require.Equal(t, "unreadable_document", v.Error.Type)
+	require.Equal(t, job.FailUnreadableDocument, v.Error.Type)
 	require.False(t, v.Error.Retryable)
 	require.Len(t, v.Steps, 1)
 	// One attempt at most: 1 when the worker's step event reached the

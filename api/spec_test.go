@@ -332,7 +332,7 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 			Name: "sum", Status: job.StatusRunning, Attempt: 2, StartedAt: &ts, FinishedAt: &ts,
 			Worker: "w", Progress: &job.Progress{Done: 1, Total: 10}, LastError: "boom",
 		}},
-		Error:           &job.Error{Type: job.ErrInvalidInput, Message: "m"},
+		Error:           &job.Error{Type: job.FailInvalidInput, Message: "m"},
 		CancelRequested: true,
 	}
 	// A list's view of a job: what visibility knows (job.summaryOf).
@@ -616,12 +616,25 @@ func TestSpecDocumentDetails(t *testing.T) {
 	if got := strs(prop(schema("PageText"), "method").Enum); !slices.Equal(got, methods) {
 		t.Errorf("PageText.method enum %v, want %v", got, methods)
 	}
-	// Failed document jobs report these error types.
-	jobErr := schema("JobError").Description
-	for _, typ := range []string{ocr.KindUnreadable, ocr.KindEncrypted, ocr.KindEmpty, ocr.KindTooLarge,
-		ocr.KindUnsupportedLanguage, "document_not_found", "llm_request_rejected"} {
-		if !strings.Contains(jobErr, "`"+typ+"`") {
-			t.Errorf("error type %s is not listed in the JobError description", typ)
-		}
+}
+
+// The failure vocabulary is one list (job.Failures): the JobError.type
+// enum of the document is exactly that list, in that order, and its
+// description explains each value.
+func TestSpecListsEveryFailure(t *testing.T) {
+	doc := oasLoad(t)
+	jobErr := doc.Components.Schemas["JobError"].Value
+	typ := jobErr.Properties["type"].Value
+	var want []string
+	for _, f := range job.Failures {
+		want = append(want, string(f))
+	}
+	var got []string
+	for _, v := range typ.Enum {
+		got = append(got, fmt.Sprint(v))
+	}
+	require.Equal(t, want, got, "JobError.type enum")
+	for _, f := range job.Failures {
+		require.Contains(t, jobErr.Description, "`"+string(f)+"`", "the JobError description explains %s", f)
 	}
 }

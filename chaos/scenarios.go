@@ -668,7 +668,7 @@ func (r *runner) finish(ctx context.Context, res Result, subs []*submission, sin
 			res.Failed++
 			msg := string(v.Status)
 			if v.Error != nil {
-				msg += ": " + v.Error.Type + ": " + v.Error.Message
+				msg += ": " + string(v.Error.Type) + ": " + v.Error.Message
 			}
 			failed = append(failed, shortID(id)+" "+msg)
 		}

@@ -461,9 +461,9 @@ func summaryOf(info *workflowpb.WorkflowExecutionInfo) View {
 	v.Status = DeriveStatus(StatusFacts{Execution: info.GetStatus(), SearchAttribute: Status(sa)})
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		v.Error = &Error{Type: ErrTerminated, Message: "the job's workflow was terminated"}
+		v.Error = &Error{Type: FailTerminated, Message: "the job's workflow was terminated"}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		v.Error = &Error{Type: ErrTimeout, Message: "the job did not finish within its time limit"}
+		v.Error = &Error{Type: FailTimeout, Message: "the job did not finish within its time limit"}
 	}
 	return v
 }

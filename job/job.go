@@ -96,7 +96,7 @@ type Progress struct {
 
 // Error says why a job failed.
 type Error struct {
-	Type      string `json:"type"`
+	Type      Failure `json:"type"`
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable"`
 }
@@ -126,18 +126,3 @@ type StepOutput[T any] struct {
 	Report StepReport `json:"report"`
 	Result T          `json:"result"`
 }
-
-// Error types that Docket's workflows and activities fail with. Each is
-// non-retryable: retrying cannot make the job succeed.
-const (
-	ErrInvalidInput = "invalid_input"
-	ErrFetchRefused = "fetch_refused"
-	// ErrFetchFailed: the URL cannot be fetched and retrying cannot help:
-	// its host name does not exist, it redirects to a non-HTTP(S) URL or
-	// more than five times.
-	ErrFetchFailed      = "fetch_failed"
-	ErrHTTPClientError  = "http_client_error"
-	ErrUnsupportedMedia = "unsupported_content"
-	ErrResponseTooLarge = "response_too_large"
-	ErrDocumentNotFound = "document_not_found"
-)

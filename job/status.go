@@ -115,15 +115,6 @@ func SettleSteps(status Status, steps []Step) {
 	}
 }
 
-// Wire values of job.Error.Type that Docket itself produces besides the
-// per-step ones above: a step or job time limit, a terminated workflow, a
-// canceled step, and a failure nobody classified.
-const (
-	ErrTimeout    = "timeout"
-	ErrTerminated = "terminated"
-	ErrCanceled   = "canceled"
-	ErrUnknown    = "error"
-)
 
 // ErrorOf is the one converter from an error a step or a job ended with to
 // the Error a job reports: the type and message of the innermost cause
@@ -134,21 +125,21 @@ const (
 func ErrorOf(err error) Error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return Error{Type: appErr.Type(), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
+		return Error{Type: Failure(appErr.Type()), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {
-		return Error{Type: ErrTimeout, Message: timeoutMessage(timeoutErr.TimeoutType()), Retryable: true}
+		return Error{Type: FailTimeout, Message: timeoutMessage(timeoutErr.TimeoutType()), Retryable: true}
 	}
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
-		return Error{Type: ErrCanceled, Message: "the step was canceled"}
+		return Error{Type: FailCanceled, Message: "the step was canceled"}
 	}
 	var terminated *temporal.TerminatedError
 	if errors.As(err, &terminated) {
-		return Error{Type: ErrTerminated, Message: "the job's workflow was terminated"}
+		return Error{Type: FailTerminated, Message: "the job's workflow was terminated"}
 	}
-	return Error{Type: ErrUnknown, Message: innermost(err).Error(), Retryable: true}
+	return Error{Type: FailUnknown, Message: innermost(err).Error(), Retryable: true}
 }
 
 func timeoutMessage(t enumspb.TimeoutType) string {

@@ -60,19 +60,19 @@ func TestSettleSteps(t *testing.T) {
 }
 
 func TestErrorOf(t *testing.T) {
-	app := temporal.NewNonRetryableApplicationError("server answered 404 Not Found", ErrHTTPClientError, nil)
+	app := temporal.NewNonRetryableApplicationError("server answered 404 Not Found", string(FailHTTPClientError), nil)
 	tests := []struct {
 		name string
 		err  error
 		want Error
 	}{
-		{"application error", app, Error{Type: ErrHTTPClientError, Message: "server answered 404 Not Found"}},
-		{"wrapped application error", fmt.Errorf("step: %w", app), Error{Type: ErrHTTPClientError, Message: "server answered 404 Not Found"}},
+		{"application error", app, Error{Type: FailHTTPClientError, Message: "server answered 404 Not Found"}},
+		{"wrapped application error", fmt.Errorf("step: %w", app), Error{Type: FailHTTPClientError, Message: "server answered 404 Not Found"}},
 		{"retryable", temporal.NewApplicationError("busy", "http_server_error"), Error{Type: "http_server_error", Message: "busy", Retryable: true}},
 		{"heartbeat timeout", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil),
-			Error{Type: ErrTimeout, Message: "the step's worker stopped sending heartbeats (it may have crashed) and the step ran out of attempts", Retryable: true}},
-		{"canceled", temporal.NewCanceledError(), Error{Type: ErrCanceled, Message: "the step was canceled"}},
-		{"unknown, unwrapped to its cause", fmt.Errorf("a: %w", fmt.Errorf("b: %w", errors.New("disk full"))), Error{Type: ErrUnknown, Message: "disk full", Retryable: true}},
+			Error{Type: FailTimeout, Message: "the step's worker stopped sending heartbeats (it may have crashed) and the step ran out of attempts", Retryable: true}},
+		{"canceled", temporal.NewCanceledError(), Error{Type: FailCanceled, Message: "the step was canceled"}},
+		{"unknown, unwrapped to its cause", fmt.Errorf("a: %w", fmt.Errorf("b: %w", errors.New("disk full"))), Error{Type: FailUnknown, Message: "disk full", Retryable: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

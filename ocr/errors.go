@@ -3,23 +3,25 @@ package ocr
 import (
 	"errors"
 	"fmt"
+
+	"github.com/docket-dev/docket/job"
 )
 
-// Kinds of DocumentError. They double as the error types a failed document
-// job reports, so they are part of Docket's API and must not change.
+// Kinds of DocumentError: the failures a document job reports when its
+// document cannot be read (job.Failures holds every failure's wire value).
 const (
 	// KindUnreadable: the file is corrupt, truncated or not what its media
 	// type says.
-	KindUnreadable = "unreadable_document"
+	KindUnreadable = job.FailUnreadableDocument
 	// KindEncrypted: a PDF that cannot be opened without a user password.
-	KindEncrypted = "encrypted_document"
+	KindEncrypted = job.FailEncryptedDocument
 	// KindEmpty: a document with no pages (or no bytes).
-	KindEmpty = "empty_document"
+	KindEmpty = job.FailEmptyDocument
 	// KindTooLarge: a page whose pixel count exceeds Engine.MaxPixels.
-	KindTooLarge = "image_too_large"
+	KindTooLarge = job.FailImageTooLarge
 	// KindUnsupportedLanguage: a language that is malformed or has no
 	// tesseract data installed.
-	KindUnsupportedLanguage = "unsupported_language"
+	KindUnsupportedLanguage = job.FailUnsupportedLanguage
 )
 
 // DocumentError says that the document (or the language asked for) cannot
@@ -28,7 +30,7 @@ const (
 // on another attempt.
 type DocumentError struct {
 	// Kind is one of the Kind constants.
-	Kind string
+	Kind job.Failure
 	// Msg says what is wrong in words fit for the job's submitter; it never
 	// holds the document's local path.
 	Msg string
@@ -36,7 +38,7 @@ type DocumentError struct {
 
 // Error returns the kind and the message.
 func (e *DocumentError) Error() string {
-	return e.Kind + ": " + e.Msg
+	return string(e.Kind) + ": " + e.Msg
 }
 
 // ErrPageRange is returned (wrapped) by PageText for a page number outside
@@ -44,6 +46,6 @@ func (e *DocumentError) Error() string {
 var ErrPageRange = errors.New("page number out of range")
 
 // docErr builds a *DocumentError with a formatted message.
-func docErr(kind, format string, args ...any) error {
+func docErr(kind job.Failure, format string, args ...any) error {
 	return &DocumentError{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/internal/testdocs"
+	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -116,7 +117,7 @@ func TestBadDocuments(t *testing.T) {
 		name  string
 		path  string
 		media string
-		kind  string
+		kind  job.Failure
 	}{
 		{"pdf of garbage", writeFile(t, "garbage.pdf", []byte("%PDF-1.4\nthis is not a PDF at all\n")), ocr.MediaPDF, ocr.KindUnreadable},
 		{"pdf truncated", writeFile(t, "cut.pdf", pdfData[:40]), ocr.MediaPDF, ocr.KindUnreadable},
@@ -158,7 +159,7 @@ func corrupt(data []byte) []byte {
 	return out
 }
 
-func requireKind(t *testing.T, err error, kind string) {
+func requireKind(t *testing.T, err error, kind job.Failure) {
 	t.Helper()
 	var de *ocr.DocumentError
 	require.ErrorAs(t, err, &de)

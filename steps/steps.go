@@ -91,7 +91,7 @@ var DefaultRetry = &temporal.RetryPolicy{
 	BackoffCoefficient:     2,
 	MaximumInterval:        30 * time.Second,
 	MaximumAttempts:        5,
-	NonRetryableErrorTypes: []string{job.ErrInvalidInput},
+	NonRetryableErrorTypes: []string{string(job.FailInvalidInput)},
 }
 
 // The steps of Docket's jobs.

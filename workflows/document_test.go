@@ -112,7 +112,7 @@ func TestDocumentStopsAtAFailedStep(t *testing.T) {
 	v := statusOf(t, env)
 	require.Len(t, v.Steps, 1)
 	require.Equal(t, job.StatusFailed, v.Status)
-	require.Equal(t, "encrypted_document", v.Error.Type)
+	require.Equal(t, job.FailEncryptedDocument, v.Error.Type)
 }
 
 func contains(s []string, v string) bool {

@@ -87,9 +87,9 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	events, _ := workflow.NewDisconnectedContext(ctx)
 	workflow.Go(events, r.watchSteps)
 	if err := in.Normalize(); err != nil {
-		r.fail(job.Error{Type: job.ErrInvalidInput, Message: err.Error()})
+		r.fail(job.Error{Type: job.FailInvalidInput, Message: err.Error()})
 		r.publishStatus(ctx)
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), job.ErrInvalidInput, err)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), string(job.FailInvalidInput), err)
 	}
 	return r, nil
 }
@@ -214,7 +214,7 @@ func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, err
 		e := job.ErrorOf(err)
 		r.fail(e)
 		if r.pickup != workflow.DefaultVersion {
-			err = temporal.NewApplicationErrorWithOptions(e.Message, e.Type, temporal.ApplicationErrorOptions{NonRetryable: !e.Retryable, Cause: err})
+			err = temporal.NewApplicationErrorWithOptions(e.Message, string(e.Type), temporal.ApplicationErrorOptions{NonRetryable: !e.Retryable, Cause: err})
 		}
 	}
 	r.publishStatus(ctx)

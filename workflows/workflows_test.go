@@ -196,7 +196,7 @@ func TestNonRetryableFailureFailsOnce(t *testing.T) {
 	env.OnActivity(steps.CountWords.Name, mock.Anything, mock.Anything).Return(
 		func(context.Context, job.WordcountInput) (job.StepOutput[job.WordcountResult], error) {
 			calls++
-			return job.StepOutput[job.WordcountResult]{}, temporal.NewNonRetryableApplicationError("server answered 404 Not Found", job.ErrHTTPClientError, nil)
+			return job.StepOutput[job.WordcountResult]{}, temporal.NewNonRetryableApplicationError("server answered 404 Not Found", string(job.FailHTTPClientError), nil)
 		})
 
 	env.ExecuteWorkflow(job.TypeWordcount, job.WordcountInput{URL: "https://example.org/missing"})
@@ -205,7 +205,7 @@ func TestNonRetryableFailureFailsOnce(t *testing.T) {
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
-	require.Equal(t, job.ErrHTTPClientError, appErr.Type())
+	require.Equal(t, job.FailHTTPClientError, job.Failure(appErr.Type()))
 	require.Equal(t, 1, calls)
 	// The workflow fails with Docket's own error, so that the first line
 	// the Web UI and `temporal workflow describe` show is the reason.
@@ -214,12 +214,12 @@ func TestNonRetryableFailureFailsOnce(t *testing.T) {
 	top, ok := wfErr.Unwrap().(*temporal.ApplicationError)
 	require.True(t, ok, "the workflow's failure is Docket's error, not Temporal's activity error: %T", wfErr.Unwrap())
 	require.Equal(t, "server answered 404 Not Found", top.Message())
-	require.Equal(t, job.ErrHTTPClientError, top.Type())
+	require.Equal(t, string(job.FailHTTPClientError), top.Type())
 	require.True(t, top.NonRetryable())
 
 	v := statusOf(t, env)
 	require.Equal(t, job.StatusFailed, v.Status)
-	require.Equal(t, &job.Error{Type: job.ErrHTTPClientError, Message: "server answered 404 Not Found", Retryable: false}, v.Error)
+	require.Equal(t, &job.Error{Type: job.FailHTTPClientError, Message: "server answered 404 Not Found", Retryable: false}, v.Error)
 	require.Equal(t, job.StatusFailed, v.Steps[0].Status)
 	require.Contains(t, v.Steps[0].LastError, "404")
 }
@@ -248,12 +248,12 @@ func TestInvalidInputFailsWithoutRunningAStep(t *testing.T) {
 
 			var appErr *temporal.ApplicationError
 			require.ErrorAs(t, env.GetWorkflowError(), &appErr)
-			require.Equal(t, job.ErrInvalidInput, appErr.Type())
+			require.Equal(t, job.FailInvalidInput, job.Failure(appErr.Type()))
 			require.True(t, appErr.NonRetryable())
 			require.Contains(t, appErr.Message(), tt.field)
 			v := statusOf(t, env)
 			require.Equal(t, job.StatusFailed, v.Status)
-			require.Equal(t, job.ErrInvalidInput, v.Error.Type)
+			require.Equal(t, job.FailInvalidInput, v.Error.Type)
 			require.Empty(t, v.Steps)
 		})
 	}
@@ -300,7 +300,7 @@ func TestStepTimeoutsExhaustRetries(t *testing.T) {
 	require.Equal(t, 5, calls, "the retry policy allows five attempts")
 	v := statusOf(t, env)
 	require.Equal(t, job.StatusFailed, v.Status)
-	require.Equal(t, "timeout", v.Error.Type)
+	require.Equal(t, job.FailTimeout, v.Error.Type)
 	require.Equal(t, job.StatusTimedOut, v.Steps[0].Status)
 }
 

@@ -1,0 +1,68 @@
+package job
+
+// Failure is the wire value of Error.Type: why a job or one of its steps
+// failed. Every value Docket produces is a constant below and a row of
+// Failures; the OpenAPI document lists exactly these (a test keeps them
+// equal), so clients can switch on them.
+type Failure string
+
+// The failures. Those marked permanent are non-retryable: the step fails
+// at once, since retrying cannot make it succeed.
+const (
+	// FailInvalidInput (permanent): the input is invalid; only the temporal
+	// CLI or the starter can get it past the API's checks.
+	FailInvalidInput Failure = "invalid_input"
+	// FailFetchRefused (permanent): the URL's address is not globally
+	// reachable, or is one of the worker's own.
+	FailFetchRefused Failure = "fetch_refused"
+	// FailFetchFailed (permanent): the URL cannot be fetched and retrying
+	// cannot help: its host name does not exist, it redirects to a
+	// non-HTTP(S) URL or more than five times.
+	FailFetchFailed Failure = "fetch_failed"
+	// FailHTTPClientError (permanent): the page answered 4xx (but 408 and
+	// 429), or a redirect was not followed.
+	FailHTTPClientError Failure = "http_client_error"
+	// FailHTTPServerError: the page answered 408, 429 or 5xx through every
+	// retry.
+	FailHTTPServerError Failure = "http_server_error"
+	// FailUnsupportedContent (permanent): the page is not text.
+	FailUnsupportedContent Failure = "unsupported_content"
+	// FailResponseTooLarge (permanent): the page is larger than the limit.
+	FailResponseTooLarge Failure = "response_too_large"
+	// FailDocumentNotFound (permanent): the document is gone from the blob store.
+	FailDocumentNotFound Failure = "document_not_found"
+	// FailUnreadableDocument (permanent): the file is corrupt, truncated or
+	// not what its media type says.
+	FailUnreadableDocument Failure = "unreadable_document"
+	// FailEncryptedDocument (permanent): a PDF that needs a password.
+	FailEncryptedDocument Failure = "encrypted_document"
+	// FailEmptyDocument (permanent): a document with no pages.
+	FailEmptyDocument Failure = "empty_document"
+	// FailImageTooLarge (permanent): a page has more pixels than the OCR
+	// engine accepts.
+	FailImageTooLarge Failure = "image_too_large"
+	// FailUnsupportedLanguage (permanent): no OCR data is installed for the
+	// language, or it is malformed.
+	FailUnsupportedLanguage Failure = "unsupported_language"
+	// FailLLMRejected (permanent): the LLM endpoint refused the request for good.
+	FailLLMRejected Failure = "llm_request_rejected"
+	// FailLLMUnavailable: the LLM endpoint kept failing or rate-limiting
+	// through every retry.
+	FailLLMUnavailable Failure = "llm_unavailable"
+	// FailTimeout: a step or the whole job ran out of time.
+	FailTimeout Failure = "timeout"
+	// FailCanceled: a step was canceled (a step's last_error).
+	FailCanceled Failure = "canceled"
+	// FailTerminated: the job's workflow was terminated by an operator.
+	FailTerminated Failure = "terminated"
+	// FailUnknown: a failure nobody classified.
+	FailUnknown Failure = "error"
+)
+
+// Failures lists every Failure, in the order the documentation gives them.
+var Failures = []Failure{
+	FailInvalidInput, FailFetchRefused, FailFetchFailed, FailHTTPClientError, FailHTTPServerError,
+	FailUnsupportedContent, FailResponseTooLarge, FailDocumentNotFound, FailUnreadableDocument,
+	FailEncryptedDocument, FailEmptyDocument, FailImageTooLarge, FailUnsupportedLanguage,
+	FailLLMRejected, FailLLMUnavailable, FailTimeout, FailCanceled, FailTerminated, FailUnknown,
+}
