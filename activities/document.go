@@ -74,177 +74,308 @@ type PageRef struct {
 // heartbeating the progress.
 func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 	var out job.StepOutput[job.OCRResult]
-	doc, err := a.Docs.Get(ctx, in.DocumentID)
-	if errors.Is(err, documents.ErrNotFound) {
-		return out, temporal.NewNonRetryableApplicationError("no document has id "+in.DocumentID, string(job.FailDocumentNotFound), nil)
-	}
+	doc, err := a.localCopy(ctx, in.DocumentID)
 	if err != nil {
 		return out, err
 	}
-	path, err := a.Docs.CopyToFile(ctx, doc.ID, a.TempDir)
-	if err != nil {
-		return out, fmt.Errorf("fetch document: %w", err)
-	}
-	defer os.Remove(path)
-
-	info, err := a.Engine.Inspect(ctx, path, doc.MediaType)
+	defer os.Remove(doc.path)
+	info, err := a.Engine.Inspect(ctx, doc.path, doc.mediaType)
 	if err != nil {
 		return out, documentError(err)
 	}
-	progress := OCRProgress{Total: int64(info.Pages)}
+	doc.pages = info.Pages
+
+	progress := newPageProgress(doc.pages, a.resumeFrom(ctx, in.JobID, doc.pages))
+	progress.keepResumed(ctx)
+	ticker := startHeartbeatTicker(ctx, a.beatEvery(), progress)
+	defer ticker.Stop()
+
+	layer, err := a.textLayer(ctx, doc, in.Language, progress)
+	if err != nil {
+		return out, err
+	}
+	if err := a.readPages(ctx, in, doc, layer, progress); err != nil {
+		return out, err
+	}
+	res, err := a.assemble(ctx, in.JobID, doc.pages, progress.refs())
+	if err != nil {
+		return out, err
+	}
+	out.Result = res
+	out.Report = report(ctx, a.Worker)
+	out.Report.Progress = &job.Progress{Done: int64(doc.pages), Total: int64(doc.pages)}
+	return out, nil
+}
+
+// ocrDocument is the local copy of the document an OCR attempt reads: the
+// tools read files, not blobs.
+type ocrDocument struct {
+	path      string
+	mediaType string
+	pages     int
+}
+
+// localCopy copies the document out of the store for the tools. A missing
+// document fails the job once: no retry can make it appear.
+func (a *DocumentActivities) localCopy(ctx context.Context, id string) (ocrDocument, error) {
+	doc, err := a.Docs.Get(ctx, id)
+	if errors.Is(err, documents.ErrNotFound) {
+		return ocrDocument{}, temporal.NewNonRetryableApplicationError("no document has id "+id, string(job.FailDocumentNotFound), nil)
+	}
+	if err != nil {
+		return ocrDocument{}, err
+	}
+	path, err := a.Docs.CopyToFile(ctx, doc.ID, a.TempDir)
+	if err != nil {
+		return ocrDocument{}, fmt.Errorf("fetch document: %w", err)
+	}
+	return ocrDocument{path: path, mediaType: doc.MediaType}, nil
+}
+
+// resumeFrom returns the pages a previous attempt recorded in its last
+// heartbeat, so that a retry after a crash reads only the others. A page
+// counts only if its text is really in the store; a first attempt has none.
+func (a *DocumentActivities) resumeFrom(ctx context.Context, jobID string, pages int) map[int]PageRef {
 	done := map[int]PageRef{}
-	if activity.HasHeartbeatDetails(ctx) {
-		var prev OCRProgress
-		if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil {
-			for _, p := range prev.Pages {
-				// Trust the record only if the text is really there.
-				if _, err := a.Docs.GetText(ctx, documents.PageKey(in.JobID, p.Page)); err == nil {
-					done[p.Page] = p
-				}
-			}
-			activity.GetLogger(ctx).Info("resuming OCR", "pages_done", len(done), "pages", info.Pages)
+	if !activity.HasHeartbeatDetails(ctx) {
+		return done
+	}
+	var prev OCRProgress
+	if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil {
+		return done
+	}
+	for _, p := range prev.Pages {
+		// Trust the record only if the text is really there.
+		if _, err := a.Docs.GetText(ctx, documents.PageKey(jobID, p.Page)); err == nil {
+			done[p.Page] = p
 		}
 	}
+	activity.GetLogger(ctx).Info("resuming OCR", "pages_done", len(done), "pages", pages)
+	return done
+}
 
-	var mu sync.Mutex
-	record := func(ref PageRef) {
-		mu.Lock()
-		defer mu.Unlock()
-		done[ref.Page] = ref
-		progress.Done = int64(len(done))
-		progress.Pages = sortedRefs(done)
-		// After the last page the completion follows at once and carries
-		// every page: a heartbeat would only cost the server a write.
-		if progress.Done < progress.Total {
-			activity.RecordHeartbeat(ctx, progress)
-		}
-	}
-	progress.Done = int64(len(done))
-	progress.Pages = sortedRefs(done)
-	if len(done) > 0 {
-		// Keep the resumed pages on record at once, in case this attempt
-		// dies too. Otherwise the total goes out with the first page or
-		// the first tick below, whichever comes first: a document read in
-		// under a second then costs no heartbeat at all.
-		activity.RecordHeartbeat(ctx, progress)
-	}
+// pageProgress is what an OCR attempt has stored so far, shared by its page
+// workers and its heartbeat ticker. Every heartbeat carries all of it, so
+// that a retry resumes page-exactly (see resumeFrom).
+type pageProgress struct {
+	mu   sync.Mutex
+	done map[int]PageRef
+	beat OCRProgress // the heartbeat: done, as sorted refs, and the total
+}
 
-	// Heartbeat while a slow page is being read, so the heartbeat timeout
-	// measures a dead worker, not a dense page, and a cancellation (which
-	// arrives in a heartbeat's response) stops tesseract within a second
-	// or two. The SDK throttles what is sent.
-	stopBeat := make(chan struct{})
-	defer close(stopBeat)
+func newPageProgress(total int, resumed map[int]PageRef) *pageProgress {
+	return &pageProgress{done: resumed, beat: OCRProgress{
+		Done:  int64(len(resumed)),
+		Total: int64(total),
+		Pages: sortedRefs(resumed),
+	}}
+}
+
+// keepResumed heartbeats the resumed pages at once, in case this attempt
+// dies too. Without resumed pages it sends nothing: the total goes out with
+// the first page or the first tick, whichever comes first, so a document
+// read in under a second costs no heartbeat at all.
+func (p *pageProgress) keepResumed(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.done) > 0 {
+		activity.RecordHeartbeat(ctx, p.beat)
+	}
+}
+
+// record notes a stored page and heartbeats the progress.
+func (p *pageProgress) record(ctx context.Context, ref PageRef) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done[ref.Page] = ref
+	p.beat.Done = int64(len(p.done))
+	p.beat.Pages = sortedRefs(p.done)
+	// After the last page the completion follows at once and carries
+	// every page: a heartbeat would only cost the server a write.
+	if p.beat.Done < p.beat.Total {
+		activity.RecordHeartbeat(ctx, p.beat)
+	}
+}
+
+// beatUnfinished heartbeats the progress as it stands, unless every page is
+// done (for the same reason as in record).
+func (p *pageProgress) beatUnfinished(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.beat.Done < p.beat.Total {
+		activity.RecordHeartbeat(ctx, p.beat)
+	}
+}
+
+// has reports whether page n is stored already.
+func (p *pageProgress) has(n int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.done[n]
+	return ok
+}
+
+// remaining is how many pages are still to be read.
+func (p *pageProgress) remaining() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return int(p.beat.Total) - len(p.done)
+}
+
+// refs returns the stored pages in page order.
+func (p *pageProgress) refs() []PageRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return sortedRefs(p.done)
+}
+
+// heartbeatTicker heartbeats an attempt's progress on a clock while a slow
+// page is being read, so that the heartbeat timeout measures a dead worker,
+// not a dense page, and a cancellation (which arrives in a heartbeat's
+// response) stops tesseract within a second or two. The SDK throttles what
+// is sent.
+type heartbeatTicker struct {
+	stop chan struct{}
+}
+
+func startHeartbeatTicker(ctx context.Context, every time.Duration, p *pageProgress) *heartbeatTicker {
+	t := &heartbeatTicker{stop: make(chan struct{})}
 	go func() {
-		every := a.BeatEvery
-		if every <= 0 {
-			every = time.Second
-		}
-		t := time.NewTicker(every)
-		defer t.Stop()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
 		for {
 			select {
-			case <-stopBeat:
+			case <-t.stop:
 				return
-			case <-t.C:
-				mu.Lock()
-				if progress.Done < progress.Total {
-					activity.RecordHeartbeat(ctx, progress)
-				}
-				mu.Unlock()
+			case <-tick.C:
+				p.beatUnfinished(ctx)
 			}
 		}
 	}()
+	return t
+}
 
-	// The pages that need no OCR (text layer, or empty) are read for the
-	// whole document at once: two tool runs instead of several per page,
-	// which for a long text PDF is most of the step's time. Pages already
-	// done are still skipped one by one below, so resuming stays exact.
-	var layer *ocr.TextLayer
-	if len(done) < info.Pages {
-		if layer, err = a.Engine.ReadTextLayer(ctx, path, doc.MediaType, in.Language); err != nil {
-			return out, documentError(err)
-		}
+// Stop ends the heartbeats; it does not wait for one being sent.
+func (t *heartbeatTicker) Stop() { close(t.stop) }
+
+// beatEvery is the ticker's period: BeatEvery, or a second.
+func (a *DocumentActivities) beatEvery() time.Duration {
+	if a.BeatEvery > 0 {
+		return a.BeatEvery
 	}
+	return time.Second
+}
 
+// textLayer reads the pages that need no OCR (text layer, or empty) for the
+// whole document at once: two tool runs instead of several per page, which
+// for a long text PDF is most of the step's time. With every page resumed
+// it reads nothing (a nil layer has no pages). Pages already done are still
+// skipped one by one in readPages, so resuming stays exact.
+func (a *DocumentActivities) textLayer(ctx context.Context, doc ocrDocument, language string, p *pageProgress) (*ocr.TextLayer, error) {
+	if p.remaining() <= 0 {
+		return nil, nil
+	}
+	layer, err := a.Engine.ReadTextLayer(ctx, doc.path, doc.mediaType, language)
+	if err != nil {
+		return nil, documentError(err)
+	}
+	return layer, nil
+}
+
+// readPages reads the pages not yet done with a pool of page workers
+// (tesseract is single-threaded, see Parallelism), storing and recording
+// each. The first failure stops the others and is the attempt's error.
+func (a *DocumentActivities) readPages(ctx context.Context, in job.OCRInput, doc ocrDocument, layer *ocr.TextLayer, p *pageProgress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan int)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
-	for range max(1, min(a.parallelism(), info.Pages)) {
+	for range max(1, min(a.parallelism(), doc.pages)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for n := range pages {
-				p, ok := layer.Page(n)
-				var err error
-				if !ok {
-					p, err = a.Engine.PageText(ctx, path, doc.MediaType, n, in.Language)
-				}
-				if err == nil {
-					err = a.Docs.PutText(ctx, documents.PageKey(in.JobID, n), p.Text)
-				}
+				ref, err := a.readPage(ctx, in, doc, layer, n)
 				if err != nil {
 					select {
-					case errc <- fmt.Errorf("page %d: %w", n, err):
+					case errc <- err:
 					default:
 					}
 					cancel()
 					return
 				}
-				record(PageRef{Page: n, Method: p.Method, Chars: len(p.Text)})
+				p.record(ctx, ref)
 			}
 		}()
 	}
-feed:
-	for n := 1; n <= info.Pages; n++ {
-		mu.Lock()
-		_, ok := done[n]
-		mu.Unlock()
-		if ok {
+	feedPages(ctx, pages, doc.pages, p)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return documentError(err)
+	default:
+	}
+	return ctx.Err()
+}
+
+// feedPages hands the workers, in order, each page not done yet, until the
+// pages run out or ctx ends; then it closes pages, which lets the workers
+// return.
+func feedPages(ctx context.Context, pages chan<- int, total int, p *pageProgress) {
+	defer close(pages)
+	for n := 1; n <= total; n++ {
+		if p.has(n) {
 			continue
 		}
 		select {
 		case pages <- n:
 		case <-ctx.Done():
-			break feed
+			return
 		}
 	}
-	close(pages)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return out, documentError(err)
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return out, err
-	}
+}
 
-	refs := sortedRefs(done)
+// readPage reads page n, from the text layer when the layer has it and
+// with tesseract when not, and stores its text.
+func (a *DocumentActivities) readPage(ctx context.Context, in job.OCRInput, doc ocrDocument, layer *ocr.TextLayer, n int) (PageRef, error) {
+	p, ok := layer.Page(n)
+	var err error
+	if !ok {
+		p, err = a.Engine.PageText(ctx, doc.path, doc.mediaType, n, in.Language)
+	}
+	if err == nil {
+		err = a.Docs.PutText(ctx, documents.PageKey(in.JobID, n), p.Text)
+	}
+	if err != nil {
+		return PageRef{}, fmt.Errorf("page %d: %w", n, err)
+	}
+	return PageRef{Page: n, Method: p.Method, Chars: len(p.Text)}, nil
+}
+
+// assemble builds the step's result from the stored pages: their texts
+// inline when all of them fit in InlineTextLimit, else links to them, so
+// that a long document does not bloat workflow history.
+func (a *DocumentActivities) assemble(ctx context.Context, jobID string, pages int, refs []PageRef) (job.OCRResult, error) {
 	total := 0
 	for _, r := range refs {
 		total += r.Chars
 	}
-	res := job.OCRResult{Pages: info.Pages, PageTexts: make([]job.PageText, 0, len(refs))}
+	res := job.OCRResult{Pages: pages, PageTexts: make([]job.PageText, 0, len(refs))}
 	for _, r := range refs {
 		pt := job.PageText{Page: r.Page, Method: r.Method, Chars: r.Chars}
 		if total <= InlineTextLimit {
-			text, err := a.Docs.GetText(ctx, documents.PageKey(in.JobID, r.Page))
+			text, err := a.Docs.GetText(ctx, documents.PageKey(jobID, r.Page))
 			if err != nil {
-				return out, fmt.Errorf("read page %d: %w", r.Page, err)
+				return job.OCRResult{}, fmt.Errorf("read page %d: %w", r.Page, err)
 			}
 			pt.Text = text
 		} else {
-			pt.URL = fmt.Sprintf("/jobs/%s/pages/%d", in.JobID, r.Page)
+			pt.URL = fmt.Sprintf("/jobs/%s/pages/%d", jobID, r.Page)
 		}
 		res.PageTexts = append(res.PageTexts, pt)
 	}
-	out.Result = res
-	out.Report = report(ctx, a.Worker)
-	out.Report.Progress = &job.Progress{Done: int64(info.Pages), Total: int64(info.Pages)}
-	return out, nil
+	return res, nil
 }
 
 func (a *DocumentActivities) parallelism() int {
