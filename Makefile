@@ -19,7 +19,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
 export DOCKET_TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: all build run test lint histories tools deps clean
+.PHONY: all build run test test-api-fast lint histories tools deps clean
 
 all: build
 
@@ -46,6 +46,10 @@ run: tools deps build
 test: tools deps
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
+
+## test-api-fast: the API's handler tests, which need no Temporal (seconds).
+test-api-fast:
+	go test $(GO_TEST_FLAGS) ./api/handlertest/
 
 $(STATICCHECK):
 	GOBIN=$(TOOLS)/bin go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

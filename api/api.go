@@ -50,9 +50,35 @@ func Spec() []byte {
 	return b
 }
 
+// Jobs is what the handlers need of the job client: *job.Client in
+// production. It is an interface so that the handler layer can be tested
+// without Temporal (api/handlertest): everything a handler decides before
+// it calls one of these methods (media types, sizes, strict decoding, query
+// parameters, ids, methods, paths) needs no job engine at all.
+type Jobs interface {
+	// Start validates and starts a job; created is false when an
+	// idempotency key named an existing job.
+	Start(ctx context.Context, req job.StartRequest) (v job.View, created bool, err error)
+	// Get returns a job's view.
+	Get(ctx context.Context, id string) (job.View, error)
+	// Cancel asks a job to stop.
+	Cancel(ctx context.Context, id string) (job.View, error)
+	// Result waits up to wait for a job's result.
+	Result(ctx context.Context, id string, wait time.Duration) (job.View, json.RawMessage, error)
+	// List returns one page of jobs and the token of the next.
+	List(ctx context.Context, req job.ListRequest) ([]job.View, string, error)
+}
+
+// *job.Client is the production Jobs; this keeps their methods in step.
+var _ Jobs = (*job.Client)(nil)
+
 // Server serves the Jobs API.
 type Server struct {
-	Jobs *job.Client
+	Jobs Jobs
+	// Ready reports whether the job engine answers (GET /readyz). When nil,
+	// a *job.Client's Temporal is asked; any other Jobs is never ready, so
+	// that a server wired without a check does not claim to be.
+	Ready func(context.Context) error
 	// Docs stores uploaded documents and document jobs' outputs.
 	Docs *documents.Store
 	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
@@ -413,13 +439,30 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := s.Jobs.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if err := s.ready(ctx); err != nil {
 		s.Log.Warn("not ready", "error", err)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "Temporal is not reachable", nil)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// errNoReadyCheck is the readiness of a Server that has no way to know.
+var errNoReadyCheck = errors.New("no readiness check is configured")
+
+// ready runs the readiness check. The fallback to a *job.Client's Temporal
+// keeps the servers that predate Ready (cmd/docket-api, the test stack)
+// checking what they always did.
+func (s *Server) ready(ctx context.Context) error {
+	if s.Ready != nil {
+		return s.Ready(ctx)
+	}
+	if c, ok := s.Jobs.(*job.Client); ok && c != nil && c.Temporal != nil {
+		_, err := c.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}
+	return errNoReadyCheck
 }
 
 // pageSize reads ?page_size=, answering 400 itself when it is invalid.

@@ -101,36 +101,6 @@ func TestDocumentUploadAndRead(t *testing.T) {
 	require.Equal(t, d.ID, list.Documents[0].ID)
 }
 
-func TestDocumentUploadErrors(t *testing.T) {
-	small := httptest.NewServer((&api.Server{Jobs: stack.jobs, Docs: stack.docs, MaxDocumentBytes: 1024, Log: teststack.Logger()}).Handler())
-	defer small.Close()
-	tests := []struct {
-		name        string
-		base        string
-		body        []byte
-		contentType string
-		status      int
-	}{
-		{"plain text", stack.api.URL, []byte("just some text, not a document"), "application/pdf", http.StatusUnsupportedMediaType},
-		{"html", stack.api.URL, []byte("<html><body>not a scan</body></html>"), "text/html", http.StatusUnsupportedMediaType},
-		{"empty", stack.api.URL, []byte{}, "application/pdf", http.StatusBadRequest},
-		{"over the limit", small.URL, pngDoc(t, invoiceLines), "image/png", http.StatusRequestEntityTooLarge},
-		{"multipart without file", stack.api.URL, []byte("--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n--x--\r\n"), "multipart/form-data; boundary=x", http.StatusBadRequest},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := upload(t, tt.base, tt.body, tt.contentType, "")
-			require.Equal(t, tt.status, r.Status, "body: %s", r.Body)
-			r.problem(t)
-		})
-	}
-	for _, path := range []string{"/documents/" + strings.Repeat("a", 64), "/documents/nope/content", "/jobs/" + uuid.NewString() + "/pages/1"} {
-		r := call(t, stack.api.URL, http.MethodGet, path, nil, nil)
-		require.Equal(t, http.StatusNotFound, r.Status, path)
-		r.problem(t)
-	}
-}
-
 func TestDocumentJobRequiresAnUploadedDocument(t *testing.T) {
 	for body, field := range map[string]string{
 		`{"type":"document","input":{}}`:                                                                            "input.document_id",

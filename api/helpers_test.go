@@ -1,124 +1,43 @@
 package api_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/api/internal/spectest"
 	"github.com/docket-dev/docket/job"
 )
 
-var (
-	specOnce   sync.Once
-	specRouter routers.Router
-	specErr    error
-)
-
-func router() (routers.Router, error) {
-	specOnce.Do(func() {
-		openapi3filter.RegisterBodyDecoder("application/problem+json", openapi3filter.JSONBodyDecoder)
-		doc, err := openapi3.NewLoader().LoadFromData(api.Spec())
-		if err != nil {
-			specErr = err
-			return
-		}
-		// Match any host: the tests' servers listen on random ports.
-		doc.Servers = openapi3.Servers{{URL: "/"}}
-		specRouter, specErr = gorillamux.NewRouter(doc)
-	})
-	return specRouter, specErr
-}
-
 // response is a finished HTTP exchange whose answer has been checked
-// against the OpenAPI document.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+// against the OpenAPI document (spectest.Response, with this suite's
+// lower-case helpers).
+type response spectest.Response
 
 func (r response) decode(t *testing.T, v any) {
 	t.Helper()
-	require.NoError(t, json.Unmarshal(r.Body, v), "body: %s", r.Body)
+	spectest.Response(r).Decode(t, v)
 }
 
 func (r response) view(t *testing.T) job.View {
 	t.Helper()
-	var v job.View
-	r.decode(t, &v)
-	return v
+	return spectest.Response(r).View(t)
 }
 
 func (r response) problem(t *testing.T) api.Problem {
 	t.Helper()
-	require.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), "body: %s", r.Body)
-	var p api.Problem
-	r.decode(t, &p)
-	require.Equal(t, r.Status, p.Status)
-	require.NotEmpty(t, p.Detail)
-	return p
+	return spectest.Response(r).Problem(t)
 }
 
 // call sends a request to base and validates the response against the
 // OpenAPI document, so that the document cannot drift from the code.
 func call(t *testing.T, base, method, path string, body []byte, header http.Header) response {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
-	require.NoError(t, err)
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	if _, set := req.Header["Content-Type"]; body != nil && !set {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.NotEqual(t, http.StatusInternalServerError, resp.StatusCode, "body: %s", got)
-
-	validate(t, req, body, resp, got)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: got}
-}
-
-func validate(t *testing.T, req *http.Request, body []byte, resp *http.Response, got []byte) {
-	t.Helper()
-	r, err := router()
-	require.NoError(t, err, "load OpenAPI document")
-	if !strings.HasPrefix(req.URL.Path, "/docs") {
-		route, params, err := r.FindRoute(req)
-		require.NoError(t, err, "%s %s is not in the OpenAPI document", req.Method, req.URL.Path)
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		in := &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: &openapi3filter.RequestValidationInput{
-				Request: req, PathParams: params, Route: route,
-				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-			},
-			Status: resp.StatusCode,
-			Header: resp.Header,
-			Body:   io.NopCloser(bytes.NewReader(got)),
-			Options: &openapi3filter.Options{
-				IncludeResponseStatus: true,
-				MultiError:            true,
-			},
-		}
-		require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in),
-			"%s %s answered %d with a body the OpenAPI document does not allow: %s", req.Method, req.URL.Path, resp.StatusCode, got)
-	}
+	return response(spectest.Call(t, base, method, path, body, header))
 }
 
 func jsonBody(t *testing.T, v any) []byte {

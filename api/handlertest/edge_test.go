@@ -1,4 +1,4 @@
-package api_test
+package handlertest_test
 
 import (
 	"bufio"
@@ -13,14 +13,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 
 	"github.com/docket-dev/docket/api"
-	"github.com/docket-dev/docket/internal/teststack"
+	"github.com/docket-dev/docket/internal/testdocs"
 )
 
-// rawResponse sends raw bytes to ts over TCP (then, if more is set, keeps
-// writing it slowly) and reads one response.
+// rawExchange sends raw bytes to ts over TCP (then, if trickle is set,
+// keeps writing slowly; if halfClose, closes its side) and reads one
+// response: the only way to send what net/http's client will not.
 func rawExchange(t *testing.T, ts *httptest.Server, req string, trickle func(net.Conn), halfClose bool) (*http.Response, []byte, time.Duration) {
 	t.Helper()
 	c, err := net.Dial("tcp", ts.Listener.Addr().String())
@@ -69,9 +69,7 @@ func dripper(every time.Duration) func(net.Conn) {
 func TestBodyDeadlines(t *testing.T) {
 	// A form whose file part ends without its closing boundary.
 	const truncatedForm = "--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n%PDF-1.4 truncated"
-	ts := teststack.Serve((&api.Server{Jobs: stack.jobs, Docs: stack.docs, Log: teststack.Logger(), CallTimeout: 5 * time.Second,
-		MinBodyRate: 1 << 20, BodySlack: 500 * time.Millisecond, MaxDocumentBytes: 1 << 20}).Handler())
-	defer ts.Close()
+	t.Parallel()
 	const deadline = 1500 * time.Millisecond
 	head := func(path, extra string) string {
 		return "POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n" + extra + "\r\n"
@@ -97,10 +95,15 @@ func TestBodyDeadlines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body, took := rawExchange(t, ts, tt.req, tt.trickle, tt.halfClose)
+			t.Parallel()
+			h := newHarness(t, func(s *api.Server) {
+				s.MinBodyRate, s.BodySlack, s.MaxDocumentBytes = 1<<20, 500*time.Millisecond, 1<<20
+			})
+			resp, body, took := rawExchange(t, h.ts, tt.req, tt.trickle, tt.halfClose)
 			p := requireProblem(t, resp, body, tt.status)
 			require.Equal(t, "https://docket.dev/problems/"+tt.kind, p.Type)
 			require.Less(t, took, deadline+2*time.Second)
+			h.requireNoJobCalls(t)
 		})
 	}
 }
@@ -108,11 +111,13 @@ func TestBodyDeadlines(t *testing.T) {
 // A body sent steadily at the minimum rate succeeds although it takes
 // longer than the slack alone.
 func TestSlowHonestUpload(t *testing.T) {
-	doc := pngDoc(t, []string{"slow upload " + fmt.Sprint(time.Now().UnixNano())})
+	t.Parallel()
+	doc, err := testdocs.PNG([]string{"slow upload " + fmt.Sprint(time.Now().UnixNano())}, 32)
+	require.NoError(t, err)
 	const rate = 64 << 10
-	ts := teststack.Serve((&api.Server{Jobs: stack.jobs, Docs: stack.docs, Log: teststack.Logger(), CallTimeout: 5 * time.Second,
-		MinBodyRate: rate, BodySlack: 200 * time.Millisecond, MaxDocumentBytes: int64(len(doc))}).Handler())
-	defer ts.Close()
+	h := newHarness(t, func(s *api.Server) {
+		s.MinBodyRate, s.BodySlack, s.MaxDocumentBytes = rate, 200*time.Millisecond, int64(len(doc))
+	})
 	send := func(c net.Conn) {
 		const chunk = 2 << 10
 		for i := 0; i < len(doc); i += chunk {
@@ -123,18 +128,15 @@ func TestSlowHonestUpload(t *testing.T) {
 		}
 	}
 	req := fmt.Sprintf("POST /documents HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\nContent-Length: %d\r\n\r\n", len(doc))
-	resp, body, _ := rawExchange(t, ts, req, send, false)
-	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, resp.StatusCode, "body: %s", body)
+	resp, body, _ := rawExchange(t, h.ts, req, send, false)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "body: %s", body)
+	h.requireNoJobCalls(t)
 }
 
-// Ids that no job can have are 404s without a call to Temporal: the API
-// here cannot reach Temporal, and would answer 503 if it tried.
+// Ids that no job can have are 404s without a call to the job client.
 func TestInvalidJobIDs(t *testing.T) {
-	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	require.NoError(t, err)
-	defer c.Close()
-	down := teststack.StartAPI(teststack.Jobs(c, taskQueue), nil)
-	defer down.Close()
+	t.Parallel()
+	h := newHarness(t)
 	var ids []string
 	for b := 0; b < 256; b++ {
 		if b >= 0x20 && b <= 0x7e && b != '/' && b != '.' {
@@ -147,7 +149,7 @@ func TestInvalidJobIDs(t *testing.T) {
 		for _, rt := range []struct{ method, path string }{
 			{"GET", "/jobs/" + id}, {"DELETE", "/jobs/" + id}, {"GET", "/jobs/" + id + "/results"}, {"GET", "/jobs/" + id + "/pages/1"},
 		} {
-			req, err := http.NewRequest(rt.method, down.URL+rt.path, nil)
+			req, err := http.NewRequest(rt.method, h.url+rt.path, nil)
 			require.NoError(t, err)
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
@@ -157,10 +159,13 @@ func TestInvalidJobIDs(t *testing.T) {
 			require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), "%s %s", rt.method, rt.path)
 		}
 	}
+	h.requireNoJobCalls(t)
 }
 
 // What net/http answers before any handler is problem+json too.
 func TestServerErrorsAreProblems(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
 	tests := []struct {
 		name   string
 		req    string
@@ -174,7 +179,8 @@ func TestServerErrorsAreProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body, _ := rawExchange(t, stack.api, tt.req, nil, false)
+			t.Parallel()
+			resp, body, _ := rawExchange(t, h.ts, tt.req, nil, false)
 			requireProblem(t, resp, body, tt.status)
 		})
 	}
@@ -182,12 +188,15 @@ func TestServerErrorsAreProblems(t *testing.T) {
 
 // Unclean paths name nothing: 404 problem+json, never a redirect.
 func TestUncleanPaths(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, path := range []string{
 		"/documents/..%2F..%2Fetc%2Fpasswd", "/docs/../jobs", "/jobs/./results", "//jobs", "/jobs/x/../y", "/docs/./index.html", "/jobs/..",
 	} {
 		t.Run(path, func(t *testing.T) {
-			resp, err := noRedirect.Get(stack.api.URL + path)
+			t.Parallel()
+			resp, err := noRedirect.Get(h.url + path)
 			require.NoError(t, err)
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -200,6 +209,8 @@ func TestUncleanPaths(t *testing.T) {
 // Every route answers its methods, HEAD like GET without a body, and
 // anything else 405 with an Allow header listing what it takes.
 func TestRouteMethods(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
 	routes := []struct {
 		path  string
 		allow string
@@ -219,11 +230,12 @@ func TestRouteMethods(t *testing.T) {
 	for _, rt := range routes {
 		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"} {
 			t.Run(m+" "+rt.path, func(t *testing.T) {
+				t.Parallel()
 				allowed := strings.Contains(", "+rt.allow+", ", ", "+m+", ")
 				if allowed && (m == "POST" || m == "DELETE") {
 					t.Skip("covered by the tests of the route")
 				}
-				req, err := http.NewRequest(m, stack.api.URL+rt.path, nil)
+				req, err := http.NewRequest(m, h.url+rt.path, nil)
 				require.NoError(t, err)
 				resp, err := http.DefaultClient.Do(req)
 				require.NoError(t, err)
@@ -236,7 +248,7 @@ func TestRouteMethods(t *testing.T) {
 				}
 				require.NotEqual(t, http.StatusMethodNotAllowed, resp.StatusCode)
 				if m == "HEAD" {
-					get, err := http.Get(stack.api.URL + rt.path)
+					get, err := http.Get(h.url + rt.path)
 					require.NoError(t, err)
 					get.Body.Close()
 					require.Equal(t, get.StatusCode, resp.StatusCode)
@@ -246,7 +258,7 @@ func TestRouteMethods(t *testing.T) {
 			})
 		}
 	}
-	resp, err := http.Get(stack.api.URL + "/docs/no-such-asset.js")
+	resp, err := http.Get(h.url + "/docs/no-such-asset.js")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
