@@ -18,9 +18,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/docket-dev/docket/api"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 func TestSumJobEndToEnd(t *testing.T) {

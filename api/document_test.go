@@ -17,10 +17,10 @@ import (
 
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/testdocs"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
+	"github.com/docket-dev/docket/tools/testdocs"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 var invoiceLines = []string{

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/docket-dev/docket/api"
-	"github.com/docket-dev/docket/internal/teststack"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // rawResponse sends raw bytes to ts over TCP (then, if more is set, keeps

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // The API tests share one real dev server, one worker and one API server.

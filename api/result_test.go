@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // describeCounter counts the DescribeWorkflowExecution calls a client

@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // A document job whose OCR step waits because no worker polls the OCR queue

@@ -45,8 +45,8 @@ type Config struct {
 	WorkerStopTimeout time.Duration `env:"DOCKET_WORKER_STOP_TIMEOUT" envDefault:"30s"`
 	// HeartbeatInterval caps how long an activity's heartbeats are held
 	// back by the SDK. Cancellation and progress reach the server no later
-	// than this; the SDK's default (80% of the heartbeat timeout) made a
-	// DELETE take up to eight seconds to stop a job.
+	// than this; the SDK's default (80% of the heartbeat timeout) would let
+	// a DELETE wait most of that timeout before the job stops.
 	HeartbeatInterval time.Duration `env:"DOCKET_HEARTBEAT_INTERVAL" envDefault:"1s"`
 	// WorkerRoles says which task queues a worker process serves:
 	// "workflows" (workflows and the light activities), "ocr", "llm", or "all".
@@ -83,8 +83,8 @@ type Config struct {
 	// GRPCCompression is how calls to Temporal are compressed: "gzip",
 	// "none", or "auto" (none when TEMPORAL_ADDRESS is a loopback address,
 	// gzip otherwise). The SDK gzips by default and the server answers in
-	// kind; between processes on one host that buys nothing and cost 6-8% of
-	// the API's and the worker's CPU in `make bench`.
+	// kind; between processes on one host the bytes saved are free anyway,
+	// while the compression costs the API and the worker CPU on every call.
 	GRPCCompression string `env:"DOCKET_GRPC_COMPRESSION" envDefault:"auto"`
 }
 
