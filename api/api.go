@@ -52,12 +52,14 @@ func Spec() []byte {
 
 // Server serves the Jobs API.
 type Server struct {
+	// Jobs starts, reads and cancels jobs in Temporal.
 	Jobs *job.Client
 	// Docs stores uploaded documents and document jobs' outputs.
 	Docs *documents.Store
 	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
 	MaxDocumentBytes int64
-	Log              *slog.Logger
+	// Log receives the server's own errors.
+	Log *slog.Logger
 	// CallTimeout bounds each call to Temporal made for a request.
 	CallTimeout time.Duration
 	// MinBodyRate (bytes per second; DefaultMinBodyRate if 0) and

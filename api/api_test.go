@@ -500,7 +500,7 @@ func TestTemporalUnavailable(t *testing.T) {
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
 	defer c.Close()
-	down := teststack.StartAPI(teststack.Jobs(c, taskQueue), nil)
+	down := teststack.StartAPI(c, taskQueue, nil)
 	defer down.Close()
 
 	require.Equal(t, http.StatusOK, call(t, down.URL, http.MethodGet, "/healthz", nil, nil).Status)

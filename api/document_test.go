@@ -102,7 +102,9 @@ func TestDocumentUploadAndRead(t *testing.T) {
 }
 
 func TestDocumentUploadErrors(t *testing.T) {
-	small := httptest.NewServer((&api.Server{Jobs: stack.jobs, Docs: stack.docs, MaxDocumentBytes: 1024, Log: teststack.Logger()}).Handler())
+	capped := teststack.API(stack.server.Client(), taskQueue, stack.docs)
+	capped.MaxDocumentBytes = 1024
+	small := httptest.NewServer(capped.Handler())
 	defer small.Close()
 	tests := []struct {
 		name        string
@@ -308,8 +310,7 @@ func TestDocumentJobWithLLM(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer w.Stop()
-	jobs := teststack.Jobs(stack.server.Client(), queue)
-	srv := teststack.StartAPI(jobs, stack.docs)
+	srv := teststack.StartAPI(stack.server.Client(), queue, stack.docs)
 	defer srv.Close()
 
 	d := uploadDoc(t, pngDoc(t, invoiceLines))

@@ -69,8 +69,9 @@ func dripper(every time.Duration) func(net.Conn) {
 func TestBodyDeadlines(t *testing.T) {
 	// A form whose file part ends without its closing boundary.
 	const truncatedForm = "--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n%PDF-1.4 truncated"
-	ts := teststack.Serve((&api.Server{Jobs: stack.jobs, Docs: stack.docs, Log: teststack.Logger(), CallTimeout: 5 * time.Second,
-		MinBodyRate: 1 << 20, BodySlack: 500 * time.Millisecond, MaxDocumentBytes: 1 << 20}).Handler())
+	srv := teststack.API(stack.server.Client(), taskQueue, stack.docs)
+	srv.MinBodyRate, srv.BodySlack, srv.MaxDocumentBytes = 1<<20, 500*time.Millisecond, 1<<20
+	ts := teststack.Serve(srv.Handler())
 	defer ts.Close()
 	const deadline = 1500 * time.Millisecond
 	head := func(path, extra string) string {
@@ -110,8 +111,9 @@ func TestBodyDeadlines(t *testing.T) {
 func TestSlowHonestUpload(t *testing.T) {
 	doc := pngDoc(t, []string{"slow upload " + fmt.Sprint(time.Now().UnixNano())})
 	const rate = 64 << 10
-	ts := teststack.Serve((&api.Server{Jobs: stack.jobs, Docs: stack.docs, Log: teststack.Logger(), CallTimeout: 5 * time.Second,
-		MinBodyRate: rate, BodySlack: 200 * time.Millisecond, MaxDocumentBytes: int64(len(doc))}).Handler())
+	srv := teststack.API(stack.server.Client(), taskQueue, stack.docs)
+	srv.MinBodyRate, srv.BodySlack, srv.MaxDocumentBytes = rate, 200*time.Millisecond, int64(len(doc))
+	ts := teststack.Serve(srv.Handler())
 	defer ts.Close()
 	send := func(c net.Conn) {
 		const chunk = 2 << 10
@@ -133,7 +135,7 @@ func TestInvalidJobIDs(t *testing.T) {
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
 	defer c.Close()
-	down := teststack.StartAPI(teststack.Jobs(c, taskQueue), nil)
+	down := teststack.StartAPI(c, taskQueue, nil)
 	defer down.Close()
 	var ids []string
 	for b := 0; b < 256; b++ {

@@ -64,11 +64,12 @@ func run(m *testing.M) int {
 	defer w.Stop()
 
 	stack.server = srv
-	stack.jobs = teststack.Jobs(c, taskQueue)
+	served := teststack.API(c, taskQueue, docs)
+	stack.jobs = served.Jobs
 	stack.docs = docs
-	stack.api = teststack.StartAPI(stack.jobs, docs)
+	stack.api = teststack.Serve(served.Handler())
 	defer stack.api.Close()
-	stack.idleAPI = teststack.StartAPI(teststack.Jobs(c, "docket-api-test-idle"), nil)
+	stack.idleAPI = teststack.StartAPI(c, "docket-api-test-idle", nil)
 	defer stack.idleAPI.Close()
 	return m.Run()
 }

@@ -31,7 +31,7 @@ func TestStatusAgreesWhileTheOCRQueueWaits(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer wf.Stop()
-	srv := teststack.StartAPI(teststack.Jobs(c, queue), stack.docs)
+	srv := teststack.StartAPI(c, queue, stack.docs)
 	defer srv.Close()
 
 	d := uploadDoc(t, pngDoc(t, []string{"Status check 77"}))

@@ -97,7 +97,26 @@ const (
 
 // Load reads the configuration from the environment.
 func Load() (Config, error) {
-	c, err := env.ParseAs[Config]()
+	return parse(env.Options{})
+}
+
+// Defaults is the configuration of an empty environment: what Load returns
+// when no DOCKET_* variable is set. Tests start from it so that the
+// developer's own settings do not leak into them.
+func Defaults() Config {
+	c, err := parse(env.Options{Environment: map[string]string{}})
+	if err != nil {
+		// The defaults are constants of this file; a failure is a typo in
+		// an envDefault tag, which every test would hit at once.
+		panic(fmt.Sprintf("config defaults: %v", err))
+	}
+	return c
+}
+
+// parse reads the configuration from opts' environment (the process's
+// when opts leaves it nil).
+func parse(opts env.Options) (Config, error) {
+	c, err := env.ParseAsWithOptions[Config](opts)
 	if err != nil {
 		return Config{}, fmt.Errorf("read DOCKET_* settings: %w", err)
 	}

@@ -23,8 +23,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/entities"
 	"github.com/docket-dev/docket/internal/workers"
@@ -130,10 +130,27 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// WorkerOptions configures a test worker.
+// Config is the configuration test components run with: config.Defaults
+// (no DOCKET_* setting of the developer's environment) on taskQueue, with
+// stops, fetches and jobs bounded tighter so that a broken test fails
+// fast, and OCR and LLM limits loose enough not to throttle tests.
+func Config(taskQueue string) config.Config {
+	cfg := config.Defaults()
+	cfg.TaskQueue = taskQueue
+	cfg.JobTimeout = time.Hour
+	cfg.WorkerStopTimeout = 5 * time.Second
+	cfg.FetchTimeout = 10 * time.Second
+	cfg.OCRConcurrency = 2
+	cfg.LLMRate = 100
+	return cfg
+}
+
+// WorkerOptions are what a test worker changes in the worker of Config.
 type WorkerOptions struct {
+	// TaskQueue is the base task queue it polls.
 	TaskQueue string
-	Identity  string
+	// Identity names the worker in job step reports.
+	Identity string
 	// AllowHosts may be fetched although loopback (the tests' own servers).
 	AllowHosts []string
 	// Docs is the blob store; nil leaves the document steps out.
@@ -144,38 +161,25 @@ type WorkerOptions struct {
 	Roles []string
 }
 
-// StartWorker runs the workers of every role in this process, as
-// worker/main.go does.
+// StartWorker runs the workers of every role in this process, assembled as
+// worker/main.go assembles them (workers.Configure and workers.Documents)
+// from Config with o's changes.
 func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
-	var doc *activities.DocumentActivities
+	cfg := Config(o.TaskQueue)
+	cfg.FetchAllowHosts = o.AllowHosts
+	cfg.WorkerRoles = o.Roles
+	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
 		ner, err := sharedExtractor()
 		if err != nil {
+			return nil, fmt.Errorf("load entity model: %w", err)
+		}
+		opts.Document, err = workers.Documents(cfg, o.Identity, workers.Resources{Docs: o.Docs, NER: ner, LLM: o.LLM})
+		if err != nil {
 			return nil, err
 		}
-		model := o.LLM
-		if model == nil {
-			if model, err = llm.New(llm.Config{}, nil); err != nil {
-				return nil, err
-			}
-		}
-		doc = &activities.DocumentActivities{Worker: o.Identity, Docs: o.Docs, Engine: &ocr.Engine{}, NER: ner, LLM: model}
 	}
-	return workers.Start(c, workers.Options{
-		TaskQueue:         o.TaskQueue,
-		Roles:             o.Roles,
-		Identity:          o.Identity,
-		StopTimeout:       5 * time.Second,
-		HeartbeatInterval: time.Second,
-		OCRConcurrency:    2,
-		LLMRate:           100,
-		General: &activities.Activities{
-			Worker:        o.Identity,
-			HTTP:          activities.NewFetchClient(o.AllowHosts, 10*time.Second),
-			MaxFetchBytes: activities.DefaultMaxFetchBytes,
-		},
-		Document: doc,
-	})
+	return workers.Start(c, opts)
 }
 
 var (
@@ -200,19 +204,25 @@ func NewStore(dir string) (*documents.Store, error) {
 	return s, nil
 }
 
-// Jobs returns a job client of c on taskQueue with the defaults the API uses.
+// Jobs returns the job client the API of Config(taskQueue) uses, with
+// no document check.
 func Jobs(c client.Client, taskQueue string) *job.Client {
-	return &job.Client{Temporal: c, TaskQueue: taskQueue, JobTimeout: time.Hour, QueryTimeout: 2 * time.Second}
+	return api.NewJobs(c, Config(taskQueue), nil)
 }
 
-// StartAPI serves the API on a loopback port. docs may be nil when a test
-// uses no documents.
-func StartAPI(jobs *job.Client, docs *documents.Store) *httptest.Server {
-	if docs != nil {
-		jobs.Check = api.DocumentCheck(docs)
-	}
-	s := &api.Server{Jobs: jobs, Docs: docs, Log: Logger(), CallTimeout: 5 * time.Second}
-	return Serve(s.Handler())
+// API returns the API docket-api would serve with Config(taskQueue) on c
+// (api.New), for a test to change fields of before serving it. docs may
+// be nil when a test uses no documents.
+func API(c client.Client, taskQueue string, docs *documents.Store) *api.Server {
+	s := api.New(c, Config(taskQueue), docs, Logger())
+	// A test that waits this long on Temporal has failed already.
+	s.CallTimeout = 5 * time.Second
+	return s
+}
+
+// StartAPI serves API(c, taskQueue, docs) on a loopback port.
+func StartAPI(c client.Client, taskQueue string, docs *documents.Store) *httptest.Server {
+	return Serve(API(c, taskQueue, docs).Handler())
 }
 
 // Serve serves h on a loopback port with the production server
