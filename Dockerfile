@@ -6,11 +6,12 @@
 #   docker build --target api    -t docket-api .
 #
 # docker-compose.yml builds both. The build stage runs the same `go build`
-# commands as the Makefile's build target (deploy/dockerfile_test.go checks
-# that they stay the same).
+# commands as the Makefile's build target
+# (tools/deploytest/dockerfile_test.go checks that they stay the same).
 
-# Must match the go directive of go.mod (deploy/dockerfile_test.go checks it):
-# the golang images set GOTOOLCHAIN=local and would refuse an older one.
+# Must match the go directive of go.mod (tools/deploytest/dockerfile_test.go
+# checks it): the golang images set GOTOOLCHAIN=local and would refuse an
+# older one.
 ARG GO_VERSION=1.26.8
 ARG DEBIAN_RELEASE=bookworm
 # The temporal CLI of the admin-tools image that matches the server (1.29.1,

@@ -68,7 +68,7 @@ lint: $(STATICCHECK) $(WORKFLOWCHECK)
 histories: tools deps
 	@test -n "$(GEN)" || { echo "usage: make histories GEN=v3 (a new folder; keep the old ones)"; exit 2; }
 	@test ! -e workflows/testdata/histories/$(GEN) || { echo "workflows/testdata/histories/$(GEN) exists; pick a new GEN"; exit 2; }
-	go run ./workflows/record -out workflows/testdata/histories/$(GEN)
+	go run ./tools/cmd/record -out workflows/testdata/histories/$(GEN)
 
 clean:
 	rm -rf $(BIN)

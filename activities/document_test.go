@@ -21,12 +21,12 @@ import (
 
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/testdocs"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/ocr"
 	"github.com/docket-dev/docket/steps"
+	"github.com/docket-dev/docket/tools/testdocs"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 func docActivities(t *testing.T) (*activities.DocumentActivities, *documents.Store) {

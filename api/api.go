@@ -83,7 +83,8 @@ type Server struct {
 	Docs *documents.Store
 	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
 	MaxDocumentBytes int64
-	Log              *slog.Logger
+	// Log receives the server's own errors.
+	Log *slog.Logger
 	// CallTimeout bounds each call to Temporal made for a request.
 	CallTimeout time.Duration
 	// MinBodyRate (bytes per second; DefaultMinBodyRate if 0) and

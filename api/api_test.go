@@ -17,9 +17,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/docket-dev/docket/api"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 func TestSumJobEndToEnd(t *testing.T) {
@@ -438,7 +438,7 @@ func TestTemporalUnavailable(t *testing.T) {
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
 	defer c.Close()
-	down := teststack.StartAPI(teststack.Jobs(c, taskQueue), nil)
+	down := teststack.StartAPI(c, taskQueue, nil)
 	defer down.Close()
 
 	require.Equal(t, http.StatusOK, call(t, down.URL, http.MethodGet, "/healthz", nil, nil).Status)

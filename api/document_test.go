@@ -17,10 +17,10 @@ import (
 
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/testdocs"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
+	"github.com/docket-dev/docket/tools/testdocs"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 var invoiceLines = []string{
@@ -278,8 +278,7 @@ func TestDocumentJobWithLLM(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer w.Stop()
-	jobs := teststack.Jobs(stack.server.Client(), queue)
-	srv := teststack.StartAPI(jobs, stack.docs)
+	srv := teststack.StartAPI(stack.server.Client(), queue, stack.docs)
 	defer srv.Close()
 
 	d := uploadDoc(t, pngDoc(t, invoiceLines))

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // The API tests share one real dev server, one worker and one API server.
@@ -64,11 +64,12 @@ func run(m *testing.M) int {
 	defer w.Stop()
 
 	stack.server = srv
-	stack.jobs = teststack.Jobs(c, taskQueue)
+	served := teststack.API(c, taskQueue, docs)
+	stack.jobs = served.Jobs.(*job.Client)
 	stack.docs = docs
-	stack.api = teststack.StartAPI(stack.jobs, docs)
+	stack.api = teststack.Serve(served.Handler())
 	defer stack.api.Close()
-	stack.idleAPI = teststack.StartAPI(teststack.Jobs(c, "docket-api-test-idle"), nil)
+	stack.idleAPI = teststack.StartAPI(c, "docket-api-test-idle", nil)
 	defer stack.idleAPI.Close()
 	return m.Run()
 }

@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // describeCounter counts the DescribeWorkflowExecution calls a client
@@ -35,7 +35,7 @@ func TestResultThroughTheAcceptingReplicaNeedsNoDescribe(t *testing.T) {
 		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{describeCounter(&describes)}}})
 	require.NoError(t, err)
 	defer counted.Close()
-	accepting := teststack.StartAPI(teststack.Jobs(counted, taskQueue), nil)
+	accepting := teststack.StartAPI(counted, taskQueue, nil)
 	defer accepting.Close()
 
 	r := call(t, accepting.URL, http.MethodPost, "/jobs", []byte(`{"type":"sum","input":{"start":1,"end":100}}`),

@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // A document job whose OCR step waits because no worker polls the OCR queue
@@ -31,7 +31,7 @@ func TestStatusAgreesWhileTheOCRQueueWaits(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer wf.Stop()
-	srv := teststack.StartAPI(teststack.Jobs(c, queue), stack.docs)
+	srv := teststack.StartAPI(c, queue, stack.docs)
 	defer srv.Close()
 
 	d := uploadDoc(t, pngDoc(t, []string{"Status check 77"}))

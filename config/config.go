@@ -45,8 +45,8 @@ type Config struct {
 	WorkerStopTimeout time.Duration `env:"DOCKET_WORKER_STOP_TIMEOUT" envDefault:"30s"`
 	// HeartbeatInterval caps how long an activity's heartbeats are held
 	// back by the SDK. Cancellation and progress reach the server no later
-	// than this; the SDK's default (80% of the heartbeat timeout) made a
-	// DELETE take up to eight seconds to stop a job.
+	// than this; the SDK's default (80% of the heartbeat timeout) would let
+	// a DELETE wait most of that timeout before the job stops.
 	HeartbeatInterval time.Duration `env:"DOCKET_HEARTBEAT_INTERVAL" envDefault:"1s"`
 	// WorkerRoles says which task queues a worker process serves:
 	// "workflows" (workflows and the light activities), "ocr", "llm", or "all".
@@ -83,8 +83,8 @@ type Config struct {
 	// GRPCCompression is how calls to Temporal are compressed: "gzip",
 	// "none", or "auto" (none when TEMPORAL_ADDRESS is a loopback address,
 	// gzip otherwise). The SDK gzips by default and the server answers in
-	// kind; between processes on one host that buys nothing and cost 6-8% of
-	// the API's and the worker's CPU in `make bench`.
+	// kind; between processes on one host the bytes saved are free anyway,
+	// while the compression costs the API and the worker CPU on every call.
 	GRPCCompression string `env:"DOCKET_GRPC_COMPRESSION" envDefault:"auto"`
 }
 
@@ -97,7 +97,26 @@ const (
 
 // Load reads the configuration from the environment.
 func Load() (Config, error) {
-	c, err := env.ParseAs[Config]()
+	return parse(env.Options{})
+}
+
+// Defaults is the configuration of an empty environment: what Load returns
+// when no DOCKET_* variable is set. Tests start from it so that the
+// developer's own settings do not leak into them.
+func Defaults() Config {
+	c, err := parse(env.Options{Environment: map[string]string{}})
+	if err != nil {
+		// The defaults are constants of this file; a failure is a typo in
+		// an envDefault tag, which every test would hit at once.
+		panic(fmt.Sprintf("config defaults: %v", err))
+	}
+	return c
+}
+
+// parse reads the configuration from opts' environment (the process's
+// when opts leaves it nil).
+func parse(opts env.Options) (Config, error) {
+	c, err := env.ParseAsWithOptions[Config](opts)
 	if err != nil {
 		return Config{}, fmt.Errorf("read DOCKET_* settings: %w", err)
 	}

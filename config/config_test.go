@@ -1,11 +1,14 @@
 package config_test
 
 import (
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/config"
+	"github.com/docket-dev/docket/job"
 )
 
 func TestCompresses(t *testing.T) {
@@ -45,4 +48,21 @@ func TestLoadDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, config.CompressionAuto, c.GRPCCompression)
 	require.Equal(t, "docket", c.TaskQueue)
+}
+
+// Defaults ignores the environment: tests built on it must not pick up a
+// developer's DOCKET_* settings.
+func TestDefaultsIgnoreTheEnvironment(t *testing.T) {
+	t.Setenv("DOCKET_TASK_QUEUE", "from-env")
+	t.Setenv("DOCKET_LLM_RATE", "7")
+	d := config.Defaults()
+	require.Equal(t, job.TaskQueue, d.TaskQueue)
+	require.InDelta(t, 2.0, d.LLMRate, 0)
+	require.Equal(t, 30*time.Second, d.WorkerStopTimeout)
+
+	require.NoError(t, os.Unsetenv("DOCKET_TASK_QUEUE"))
+	require.NoError(t, os.Unsetenv("DOCKET_LLM_RATE"))
+	loaded, err := config.Load()
+	require.NoError(t, err)
+	require.Equal(t, d, loaded, "Load in an empty environment gives the defaults")
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/testdocs"
+	"github.com/docket-dev/docket/tools/testdocs"
 )
 
 func store(t *testing.T) *documents.Store {

@@ -1,6 +1,6 @@
-# Benchmarks (issue 6): bench/ measures Docket against bare Temporal on this
-# machine, starting its own dev servers, bin/worker and bin/docket-api, and
-# writes BENCHMARKS.md. Not part of `make test`.
+# Benchmarks: tools/bench (run by tools/cmd/bench) measures Docket against
+# bare Temporal on this machine, starting its own dev servers, bin/worker
+# and bin/docket-api, and writes BENCHMARKS.md. Not part of `make test`.
 #   make bench         the full run (under 15 minutes on 2 cores)
 #   make bench-short   every scenario briefly, a smoke check (~2 minutes);
 #                      writes no BENCHMARKS.md
@@ -19,9 +19,9 @@ BENCH_FLAGS ?=
 # bench-short skips that row, so it does not wait for the build; bin/bench
 # run directly without the binaries reports the row as skipped.
 bench: tools cluster-tools build
-	go build -o $(BIN)/bench ./bench
+	go build -o $(BIN)/bench ./tools/cmd/bench
 	$(BIN)/bench -temporal $(TEMPORAL) -bin $(BIN) -out BENCHMARKS.md $(BENCH_FLAGS)
 
 bench-short: tools build
-	go build -o $(BIN)/bench ./bench
+	go build -o $(BIN)/bench ./tools/cmd/bench
 	$(BIN)/bench -short -temporal $(TEMPORAL) -bin $(BIN) -out "" $(BENCH_FLAGS)

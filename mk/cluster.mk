@@ -1,4 +1,4 @@
-# Docket's production topology, natively (issue 5): the real Temporal server
+# Docket's production topology, natively: the real Temporal server
 # on PostgreSQL, the Temporal Web UI, two workers and two API replicas on
 # loopback, and the fault-tolerance scenarios run against it.
 #
@@ -61,4 +61,4 @@ cluster-status:
 
 ## chaos: kill workers, the server and an API replica under load; no job may be lost or duplicated.
 chaos: cluster-tools deps build
-	@$(CLUSTER_ENV) ./chaos/run.sh $(CHAOS_FLAGS)
+	@$(CLUSTER_ENV) ./tools/chaos/run.sh $(CHAOS_FLAGS)

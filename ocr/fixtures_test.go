@@ -22,7 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docket-dev/docket/internal/testdocs"
+	"github.com/docket-dev/docket/tools/testdocs"
 )
 
 // Page texts with digits and punctuation, distinct so that a page mix-up

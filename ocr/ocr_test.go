@@ -16,9 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docket-dev/docket/internal/testdocs"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/ocr"
+	"github.com/docket-dev/docket/tools/testdocs"
 )
 
 // TestMain fails fast, with the fix, when the tools are not installed:

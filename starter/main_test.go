@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docket-dev/docket/internal/teststack"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // The starter starts a job straight through Temporal and waits for its

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docket-dev/docket/internal/teststack"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/teststack"
 )
 
 // SIGTERM stops the worker gracefully: it stops polling, lets the running

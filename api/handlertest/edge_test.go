@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/api"
-	"github.com/docket-dev/docket/internal/testdocs"
+	"github.com/docket-dev/docket/tools/testdocs"
 )
 
 // rawExchange sends raw bytes to ts over TCP (then, if trickle is set,

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/api"
-	"github.com/docket-dev/docket/internal/testdocs"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/tools/testdocs"
 )
 
 // header builds the request headers of a table row: contentType "" sends

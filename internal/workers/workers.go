@@ -30,9 +30,12 @@ const (
 
 // Options configures the workers of one process.
 type Options struct {
+	// TaskQueue is the base task queue; each role's queue derives from it.
 	TaskQueue string
-	Roles     []string
-	Identity  string
+	// Roles are the roles to serve; empty or RoleAll means every role.
+	Roles []string
+	// Identity names the process to Temporal and in job step reports.
+	Identity string
 	// StopTimeout lets running activities finish when the process stops.
 	StopTimeout time.Duration
 	// HeartbeatInterval caps how long heartbeats are held back.
@@ -40,8 +43,11 @@ type Options struct {
 	// OCRConcurrency bounds the OCR activities running at once.
 	OCRConcurrency int
 	// LLMRate bounds LLM activities per second on the LLM queue.
-	LLMRate  float64
-	General  *activities.Activities
+	LLMRate float64
+	// General are the activities of the steps that need no blob store.
+	General *activities.Activities
+	// Document are the activities of the document steps; nil leaves them
+	// out, and with them the OCR and LLM queues.
 	Document *activities.DocumentActivities
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -53,16 +52,7 @@ func run() error {
 	// uploads still work and the count is left out.
 	docs.Engine = &ocr.Engine{}
 
-	srv := &api.Server{
-		Jobs: &job.Client{
-			Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout,
-			Check: api.DocumentCheck(docs),
-		},
-		Docs:             docs,
-		MaxDocumentBytes: cfg.MaxDocumentBytes,
-		Log:              log,
-		CallTimeout:      10 * time.Second,
-	}
+	srv := api.New(c, cfg, docs, log)
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,42 @@
+package api
+
+import (
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/docket-dev/docket/config"
+	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/job"
+)
+
+// DefaultCallTimeout bounds each call to Temporal made for a request, so
+// that a request is answered (503) rather than held while Temporal is
+// unreachable.
+const DefaultCallTimeout = 10 * time.Second
+
+// New assembles the API that cfg configures, on Temporal client c, with
+// the blob store docs (nil: the document routes have no store, and
+// document jobs are not checked). docket-api serves it; tests change its
+// fields before serving it.
+func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Logger) *Server {
+	return &Server{
+		Jobs:             NewJobs(c, cfg, docs),
+		Docs:             docs,
+		MaxDocumentBytes: cfg.MaxDocumentBytes,
+		Log:              log,
+		CallTimeout:      DefaultCallTimeout,
+	}
+}
+
+// NewJobs returns the job client of the API that cfg configures: jobs on
+// cfg's task queue with its timeouts, and, when docs is not nil, document
+// jobs refused before they start if they name a document never uploaded.
+func NewJobs(c client.Client, cfg config.Config, docs *documents.Store) *job.Client {
+	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout}
+	if docs != nil {
+		jobs.Check = DocumentCheck(docs)
+	}
+	return jobs
+}
