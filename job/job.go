@@ -97,8 +97,8 @@ type Progress struct {
 // Error says why a job failed.
 type Error struct {
 	Type      Failure `json:"type"`
-	Message   string `json:"message"`
-	Retryable bool   `json:"retryable"`
+	Message   string  `json:"message"`
+	Retryable bool    `json:"retryable"`
 }
 
 // StepReport is what every activity returns besides its result, so that the

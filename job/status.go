@@ -115,7 +115,6 @@ func SettleSteps(status Status, steps []Step) {
 	}
 }
 
-
 // ErrorOf is the one converter from an error a step or a job ended with to
 // the Error a job reports: the type and message of the innermost cause
 // Docket understands, without Temporal's wrapping ("activity error (type:
