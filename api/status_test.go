@@ -175,3 +175,18 @@ func publishedStatuses(t *testing.T, id string) []string {
 	}
 	return out
 }
+
+// A step over within the start-signal delay costs Temporal no signal: the
+// trivial job's history holds no step event, and DocketStatus goes straight
+// to its final status.
+func TestQuickStepSendsNoStepEvent(t *testing.T) {
+	v := submit(t, job.TypeSum, map[string]any{"start": 1, "end": 2})
+	require.Equal(t, http.StatusOK, waitResult(t, v.ID).Status)
+	it := stack.server.Client().GetWorkflowHistory(context.Background(), v.ID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		require.NotEqual(t, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, ev.GetEventType(), "a quick step was signalled")
+	}
+	require.Equal(t, []string{"SUCCEEDED"}, publishedStatuses(t, v.ID))
+}

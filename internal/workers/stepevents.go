@@ -13,9 +13,9 @@ import (
 	"github.com/docket-dev/docket/job"
 )
 
-// stepEvents tells a job's workflow, with job.SignalStep, when a worker
-// picks up one of its steps and, at most every interval, how far the step
-// has got. Only a worker knows either, and the workflow needs both: its
+// stepEvents tells a job's workflow, with job.SignalStep, that a worker
+// has picked up one of its steps (once the step has run startSignalDelay)
+// and, at most every interval, how far the step has got. Only a worker knows either, and the workflow needs both: its
 // DocketStatus search attribute turns RUNNING only when a step really
 // started (so lists, the Web UI and `temporal workflow list` agree with
 // GET /jobs/{id}), and its status query then answers the attempt, worker and
@@ -74,11 +74,19 @@ func (a *stepInbound) ExecuteActivity(ctx context.Context, in *interceptor.Execu
 			Worker:  a.events.identity,
 			Started: info.StartedTime.UTC(),
 		}
-		// In the background: the step itself must not wait on the signal.
-		a.send(true)
+		// After a short delay and in the background: the step itself must
+		// not wait on the signal, and a step that is over within the delay
+		// (most light steps) costs Temporal no signal at all. Such a step is
+		// RUNNING in its job's own view (the pending activity says so) but
+		// never in lists, which lag by about as much anyway.
+		timer := time.AfterFunc(startSignalDelay, func() { a.send(true) })
+		defer timer.Stop()
 	}
 	return a.Next.ExecuteActivity(ctx, in)
 }
+
+// startSignalDelay is how long a step runs before its start is signalled.
+const startSignalDelay = 100 * time.Millisecond
 
 // progressOf reads the Done and Total that Docket's heartbeats carry
 // (job.Progress, or a struct that embeds its fields).
@@ -107,7 +115,8 @@ func (a *stepInbound) progress(details []any) {
 	}
 	a.mu.Lock()
 	a.ev.Progress = p
-	due := time.Since(a.lastSent) >= a.events.interval
+	// Progress goes out only once the start has (the start carries it).
+	due := !a.lastSent.IsZero() && time.Since(a.lastSent) >= a.events.interval
 	a.mu.Unlock()
 	if due {
 		a.send(false)
