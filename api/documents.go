@@ -187,15 +187,16 @@ func (s *Server) getJobPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, text)
 }
 
-// DocumentCheck returns a job.Client check that refuses document jobs
-// naming a document that was never uploaded, before any workflow starts.
+// DocumentCheck returns a job.Client check that refuses jobs that read an
+// uploaded document (their inputs are job.DocumentJobs) naming a document
+// that was never uploaded, before any workflow starts.
 func DocumentCheck(docs *documents.Store) func(context.Context, string, job.Input) error {
 	return func(ctx context.Context, jobType string, in job.Input) error {
-		d, ok := in.(*job.DocumentInput)
+		d, ok := in.(job.DocumentJob)
 		if !ok {
 			return nil
 		}
-		_, err := docs.Get(ctx, d.DocumentID)
+		_, err := docs.Get(ctx, d.DocumentRef())
 		if errors.Is(err, documents.ErrNotFound) {
 			return &job.InputError{Field: "input.document_id", Message: "no document has this id; upload it with POST /documents first"}
 		}

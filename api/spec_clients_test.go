@@ -29,6 +29,7 @@ var oasJobTypes = map[string]struct{ input, result string }{
 	job.TypeSum:       {"SumInput", "SumResult"},
 	job.TypeWordcount: {"WordcountInput", "WordcountResult"},
 	job.TypeDocument:  {"DocumentInput", "DocumentResult"},
+	job.TypeExtract:   {"ExtractInput", "ExtractResult"},
 }
 
 func TestSpecJobTypesAreDiscriminated(t *testing.T) {

@@ -49,6 +49,12 @@ const (
 	// FailLLMUnavailable: the LLM endpoint kept failing or rate-limiting
 	// through every retry.
 	FailLLMUnavailable Failure = "llm_unavailable"
+	// FailLLMNotConfigured (permanent): the job needs an LLM and the workers
+	// have none (DOCKET_LLM_BASE_URL is not set).
+	FailLLMNotConfigured Failure = "llm_not_configured"
+	// FailInvalidLLMOutput (permanent): the LLM's answer did not conform to
+	// the job's schema, even when asked again with the validation errors.
+	FailInvalidLLMOutput Failure = "invalid_llm_output"
 	// FailTimeout: a step or the whole job ran out of time.
 	FailTimeout Failure = "timeout"
 	// FailCanceled: a step was canceled (a step's last_error).
@@ -64,5 +70,5 @@ var Failures = []Failure{
 	FailInvalidInput, FailFetchRefused, FailFetchFailed, FailHTTPClientError, FailHTTPServerError,
 	FailUnsupportedContent, FailResponseTooLarge, FailDocumentNotFound, FailUnreadableDocument,
 	FailEncryptedDocument, FailEmptyDocument, FailImageTooLarge, FailUnsupportedLanguage,
-	FailLLMRejected, FailLLMUnavailable, FailTimeout, FailCanceled, FailTerminated, FailUnknown,
+	FailLLMRejected, FailLLMUnavailable, FailLLMNotConfigured, FailInvalidLLMOutput, FailTimeout, FailCanceled, FailTerminated, FailUnknown,
 }

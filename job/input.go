@@ -140,6 +140,8 @@ func NewInput(jobType string) (Input, bool) {
 		return &WordcountInput{}, true
 	case TypeDocument:
 		return &DocumentInput{}, true
+	case TypeExtract:
+		return &ExtractInput{}, true
 	}
 	return nil, false
 }

@@ -22,7 +22,7 @@ const (
 )
 
 // Types lists every job type, in the order the API documents them.
-var Types = []string{TypeSum, TypeWordcount, TypeDocument}
+var Types = []string{TypeSum, TypeWordcount, TypeDocument, TypeExtract}
 
 // Status is a job's life-cycle state.
 type Status string

@@ -20,6 +20,7 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Sum, workflow.RegisterOptions{Name: job.TypeSum})
 	w.RegisterWorkflowWithOptions(Wordcount, workflow.RegisterOptions{Name: job.TypeWordcount})
 	w.RegisterWorkflowWithOptions(Document, workflow.RegisterOptions{Name: job.TypeDocument})
+	w.RegisterWorkflowWithOptions(Extract, workflow.RegisterOptions{Name: job.TypeExtract})
 }
 
 // statusKey is the typed key of job.StatusSearchAttribute.

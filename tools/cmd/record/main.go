@@ -28,6 +28,7 @@ import (
 
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/tools/testdocs"
 	"github.com/docket-dev/docket/tools/teststack"
 )
@@ -58,7 +59,11 @@ type recorder struct {
 	jobs  *job.Client
 	pages string
 	docs  *documents.Store
-	w     interface{ Stop() }
+	// llmJobs starts jobs on llmQueue, whose worker has an LLM (a local
+	// chat server): the extract job needs one, and the others keep
+	// recording without.
+	llmJobs *job.Client
+	w       interface{ Stop() }
 }
 
 func run(out string) error {
@@ -93,6 +98,11 @@ func run(out string) error {
 		return err
 	}
 	defer func() { r.w.Stop() }()
+	stopLLM, err := r.startLLMWorker()
+	if err != nil {
+		return err
+	}
+	defer stopLLM()
 
 	for _, rec := range recordings {
 		id, err := rec.run(ctx, r)
@@ -121,6 +131,49 @@ func (r *recorder) startWorker() error {
 	}
 	r.w = w
 	return nil
+}
+
+// llmQueue is the task queue of the recorder's worker with an LLM.
+const llmQueue = taskQueue + "-llm"
+
+// extractAnswer is what the recorder's chat server answers: an object that
+// conforms to extractSchema.
+const (
+	extractSchema = `{"type":"object","properties":{"invoice_number":{"type":"string"},"total":{"type":"number"}},"required":["invoice_number","total"]}`
+	extractAnswer = `{"invoice_number":"4821","total":1375.5}`
+)
+
+// startLLMWorker starts a worker on llmQueue whose LLM is a local server
+// speaking the Chat Completions wire format.
+func (r *recorder) startLLMWorker() (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/chat/completions", func(w http.ResponseWriter, req *http.Request) {
+		c, _ := json.Marshal(extractAnswer)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"record-model",
+"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],
+"usage":{"prompt_tokens":120,"completion_tokens":14,"total_tokens":134}}`, c)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	model, err := llm.New(llm.Config{BaseURL: "http://" + l.Addr().String() + "/v1", Model: "record-model"}, nil)
+	if err != nil {
+		_ = hs.Close()
+		return nil, err
+	}
+	w, err := teststack.StartWorker(r.srv.Client(), teststack.WorkerOptions{
+		TaskQueue: llmQueue, Identity: "record-llm-worker", Docs: r.docs, LLM: model,
+	})
+	if err != nil {
+		_ = hs.Close()
+		return nil, err
+	}
+	r.llmJobs = teststack.Jobs(r.srv.Client(), llmQueue)
+	return func() { w.Stop(); _ = hs.Close() }, nil
 }
 
 // servePages serves the pages wordcount jobs fetch: a page, a page that
@@ -227,6 +280,33 @@ func documentRecording(steps string) func(context.Context, *recorder) (string, e
 }
 
 var recordings = []recording{
+	{"extract-succeeded", func(ctx context.Context, r *recorder) (string, error) {
+		pdf, err := invoicePDF()
+		if err != nil {
+			return "", err
+		}
+		d, _, err := r.docs.Put(ctx, bytes.NewReader(pdf), "recorded.pdf", 10<<20)
+		if err != nil {
+			return "", err
+		}
+		input := fmt.Sprintf(`{"document_id":%q,"schema":%s,"instructions":"Totals as numbers."}`, d.ID, extractSchema)
+		v, _, err := r.llmJobs.Start(ctx, job.StartRequest{Type: job.TypeExtract, Input: json.RawMessage(input)})
+		if err != nil {
+			return "", err
+		}
+		for {
+			v, _, err := r.llmJobs.Result(ctx, v.ID, 30*time.Second)
+			if err != nil && !errors.Is(err, job.ErrNotFinished) {
+				return "", err
+			}
+			if v.Status.Terminal() {
+				if v.Status != job.StatusSucceeded {
+					return "", fmt.Errorf("job %s ended %s", v.ID, v.Status)
+				}
+				return v.ID, nil
+			}
+		}
+	}},
 	{"document-ocr", documentRecording(`["ocr"]`)},
 	{"document-ocr-entities", documentRecording(`["ocr","entities"]`)},
 	{"document-ocr-summarize", documentRecording(`["ocr","summarize"]`)},
