@@ -1,12 +1,10 @@
 package activities_test
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,18 +46,9 @@ func TestCountWordsRefusesOwnAddress(t *testing.T) {
 // requests the URL takes: not five attempts.
 func TestCountWordsPermanentFetchFailures(t *testing.T) {
 	dns := egresstest.StartDNS(t, nil, "servfail.test.")
-	srv, err := egresstest.Listen(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
-		if to := r.URL.Query().Get("to"); to != "" {
-			http.Redirect(w, r, to, http.StatusFound)
-			return
-		}
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		if n > 0 {
-			http.Redirect(w, r, fmt.Sprintf("/?n=%d", n-1), http.StatusFound)
-			return
-		}
+	srv, err := egresstest.Listen(t, "127.0.0.1", egresstest.Redirector(func(w http.ResponseWriter, r *http.Request) {
 		serve("text/plain", "arrived")(w, r)
-	})
+	}))
 	require.NoError(t, err)
 	a := &activities.Activities{
 		Worker: testWorker,

@@ -471,18 +471,9 @@ func TestNameResolvingInwardIsRefused(t *testing.T) {
 func TestRedirects(t *testing.T) {
 	dns := egresstest.StartDNS(t, nil)
 	// /?n=k redirects to /?n=k-1 until 0, which answers.
-	srv, err := egresstest.Listen(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
-		if to := r.URL.Query().Get("to"); to != "" {
-			http.Redirect(w, r, to, http.StatusFound)
-			return
-		}
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		if n > 0 {
-			http.Redirect(w, r, fmt.Sprintf("/?n=%d", n-1), http.StatusFound)
-			return
-		}
+	srv, err := egresstest.Listen(t, "127.0.0.1", egresstest.Redirector(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "arrived")
-	})
+	}))
 	require.NoError(t, err)
 	c := egress.NewClientWithResolver(egress.Policy{AllowHosts: []string{"127.0.0.1"}}, dns.Resolver(), clientTimeout)
 	tests := []struct {

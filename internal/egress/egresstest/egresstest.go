@@ -6,10 +6,12 @@ package egresstest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,3 +199,20 @@ func Listen(t testing.TB, addr string, handler http.HandlerFunc) (*Server, error
 
 // Hits is how many requests s received.
 func (s *Server) Hits() int64 { return s.hits.Load() }
+
+// Redirector answers /?to=URL with a redirect to URL and /?n=k with a
+// redirect to /?n=k-1 until 0, which final answers: the redirect chains the
+// guard's and the fetch's tests follow.
+func Redirector(final http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if to := r.URL.Query().Get("to"); to != "" {
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
+		if n, _ := strconv.Atoi(r.URL.Query().Get("n")); n > 0 {
+			http.Redirect(w, r, fmt.Sprintf("/?n=%d", n-1), http.StatusFound)
+			return
+		}
+		final(w, r)
+	}
+}
