@@ -8,21 +8,34 @@
 # is missing, so `make` targets can call it on every run. Debian only.
 set -euo pipefail
 
-PACKAGES=(tesseract-ocr tesseract-ocr-eng poppler-utils qpdf nodejs npm)
+# Each tool and the Debian package that provides it. Only the packages of
+# missing tools are installed: a machine whose node and npm come from
+# elsewhere (NodeSource's nodejs bundles npm) cannot take Debian's npm as
+# well, and apt refuses the whole install ("held broken packages").
+declare -A PACKAGE_OF=(
+  [tesseract]=tesseract-ocr [pdftotext]=poppler-utils [pdftoppm]=poppler-utils
+  [pdfinfo]=poppler-utils [pdfimages]=poppler-utils [qpdf]=qpdf [node]=nodejs [npm]=npm
+)
 TOOLS=(tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf node npm)
 
 say() { echo "deps: $*"; }
 die() { echo "deps: $*" >&2; exit 1; }
 
 missing=()
+PACKAGES=()
+want() { [[ " ${PACKAGES[*]} " == *" $1 "* ]] || PACKAGES+=("$1"); }
 for tool in "${TOOLS[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    missing+=("$tool")
+    want "${PACKAGE_OF[$tool]}"
+  fi
 done
 # The eng data is a separate package; a tesseract without it runs but
 # recognises nothing, so check the language list rather than the binary.
-if command -v tesseract >/dev/null 2>&1 &&
+if ! command -v tesseract >/dev/null 2>&1 ||
    ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
-  missing+=("tesseract eng data")
+  command -v tesseract >/dev/null 2>&1 && missing+=("tesseract eng data")
+  want tesseract-ocr-eng
 fi
 
 if ((${#missing[@]} == 0)); then
