@@ -24,6 +24,7 @@ import (
 
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 // Limits of the API.
@@ -329,8 +330,8 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, r, "status", fmt.Sprintf("must be one of %v", job.Statuses))
 		return
 	}
-	if _, ok := job.NewInput(req.Type); req.Type != "" && !ok {
-		s.badParam(w, r, "type", "must be one of "+strings.Join(job.Types, ", "))
+	if _, ok := workflows.Kinds.Lookup(req.Type); req.Type != "" && !ok {
+		s.badParam(w, r, "type", "must be one of "+strings.Join(workflows.Kinds.Names(), ", "))
 		return
 	}
 	size, ok := s.pageSize(w, r)

@@ -20,6 +20,7 @@ import (
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/tools/teststack"
+	"github.com/docket-dev/docket/workflows"
 )
 
 func TestSumJobEndToEnd(t *testing.T) {
@@ -277,7 +278,12 @@ func TestIdempotencyKey(t *testing.T) {
 
 func listJobs(t *testing.T, query string) api.JobList {
 	t.Helper()
-	r := call(t, stack.api.URL, http.MethodGet, "/jobs"+query, nil, nil)
+	return listJobsAt(t, stack.api.URL, query)
+}
+
+func listJobsAt(t *testing.T, base, query string) api.JobList {
+	t.Helper()
+	r := call(t, base, http.MethodGet, "/jobs"+query, nil, nil)
 	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
 	var l api.JobList
 	r.decode(t, &l)
@@ -306,7 +312,7 @@ func TestListJobs(t *testing.T) {
 
 	all := listJobs(t, "?page_size=100").Jobs
 	for _, v := range all {
-		require.Contains(t, job.Types, v.Type)
+		require.Contains(t, workflows.Kinds.Names(), v.Type)
 		require.True(t, v.Status.Valid())
 		require.NotNil(t, v.CreatedAt)
 	}
@@ -350,33 +356,77 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// Jobs started with the temporal CLI, without the API, are listed and
-// read through the API, and answer the status query on the CLI.
+// Jobs of every kind started with the temporal CLI, without the API, are
+// read through the API with the result the API's own jobs get, are listed,
+// and answer the status query on the CLI. A kind without a case here
+// fails the test.
 func TestTemporalCLIInterop(t *testing.T) {
-	id := "cli-" + uuid.NewString()
-	_, err := stack.server.CLIOutput(t.Context(), "workflow", "start", "--type", "sum", "--task-queue", taskQueue,
-		"--workflow-id", id, "--input", `{"start":1,"end":100}`)
-	require.NoError(t, err)
-
-	r := waitResult(t, id)
-	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-	require.JSONEq(t, `{"sum":5050,"count":100}`, string(extractResult(t, r)))
-
-	require.Eventually(t, func() bool { return contains(ids(listJobs(t, "?page_size=100").Jobs), id) }, 30*time.Second, 200*time.Millisecond)
-
-	out, err := stack.server.CLIOutput(t.Context(), "workflow", "query", "--workflow-id", id, "--type", job.QueryStatus, "--output", "json")
-	require.NoError(t, err)
-	var q struct {
-		QueryResult []job.View `json:"queryResult"`
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "to be or not to be")
+	}))
+	defer page.Close()
+	d := uploadDoc(t, pngDoc(t, invoiceLines))
+	es := startExtractStack(t)
+	es.calls.Store(1) // no 429 first
+	cases := map[string]struct {
+		queue, api, input string
+		check             func(t *testing.T, result json.RawMessage)
+	}{
+		job.TypeSum: {taskQueue, stack.api.URL, `{"start":1,"end":100}`, func(t *testing.T, res json.RawMessage) {
+			require.JSONEq(t, `{"sum":5050,"count":100}`, string(res))
+		}},
+		job.TypeWordcount: {taskQueue, stack.api.URL, fmt.Sprintf(`{"url":%q,"top":1}`, page.URL), func(t *testing.T, res json.RawMessage) {
+			require.JSONEq(t, `{"words":6,"unique":4,"top":[{"word":"be","count":2}]}`, string(res))
+		}},
+		job.TypeDocument: {taskQueue, stack.api.URL, fmt.Sprintf(`{"document_id":%q,"steps":["ocr"]}`, d.ID), func(t *testing.T, res json.RawMessage) {
+			var out job.DocumentResult
+			require.NoError(t, json.Unmarshal(res, &out))
+			require.Equal(t, 1, out.Pages)
+			require.Len(t, out.PageTexts, 1)
+			require.Positive(t, out.PageTexts[0].Chars, "the page was read")
+		}},
+		job.TypeExtract: {es.queue, es.api, fmt.Sprintf(`{"document_id":%q,"schema":%s}`, d.ID, extractSchema), func(t *testing.T, res json.RawMessage) {
+			var out job.ExtractResult
+			require.NoError(t, json.Unmarshal(res, &out))
+			require.JSONEq(t, `{"vendor":"Acme Trading Ltd"}`, string(out.Data))
+			require.Equal(t, d.ID, out.DocumentID)
+		}},
 	}
-	require.NoError(t, json.Unmarshal(out, &q), "output: %s", out)
-	require.Len(t, q.QueryResult, 1)
-	require.Equal(t, job.StatusSucceeded, q.QueryResult[0].Status)
-	require.Equal(t, id, q.QueryResult[0].ID)
+	for _, kind := range workflows.Kinds.Names() {
+		t.Run(kind, func(t *testing.T) {
+			tc, ok := cases[kind]
+			require.True(t, ok, "no temporal CLI case for the kind %s", kind)
+			id := "cli-" + uuid.NewString()
+			_, err := stack.server.CLIOutput(t.Context(), "workflow", "start", "--type", kind, "--task-queue", tc.queue,
+				"--workflow-id", id, "--input", tc.input)
+			require.NoError(t, err)
+			r := waitResultAt(t, tc.api, id)
+			require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+			tc.check(t, extractResult(t, r))
 
-	// Bad input from the CLI fails the job once, clearly.
+			require.Eventually(t, func() bool {
+				return contains(ids(listJobsAt(t, tc.api, "?page_size=100&type="+kind).Jobs), id)
+			}, 30*time.Second, 200*time.Millisecond)
+
+			out, err := stack.server.CLIOutput(t.Context(), "workflow", "query", "--workflow-id", id, "--type", job.QueryStatus, "--output", "json")
+			require.NoError(t, err)
+			var q struct {
+				QueryResult []job.View `json:"queryResult"`
+			}
+			require.NoError(t, json.Unmarshal(out, &q), "output: %s", out)
+			require.Len(t, q.QueryResult, 1)
+			require.Equal(t, job.StatusSucceeded, q.QueryResult[0].Status)
+			require.Equal(t, id, q.QueryResult[0].ID)
+			require.Equal(t, kind, q.QueryResult[0].Type)
+		})
+	}
+}
+
+// Bad input from the CLI fails the job once, clearly.
+func TestTemporalCLIBadInput(t *testing.T) {
 	bad := "cli-bad-" + uuid.NewString()
-	_, err = stack.server.CLIOutput(t.Context(), "workflow", "start", "--type", "sum", "--task-queue", taskQueue,
+	_, err := stack.server.CLIOutput(t.Context(), "workflow", "start", "--type", "sum", "--task-queue", taskQueue,
 		"--workflow-id", bad, "--input", `{"start":10,"end":1}`)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusConflict, waitResult(t, bad).Status)

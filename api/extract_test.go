@@ -32,11 +32,19 @@ func TestExtractJobRejectsInvalidInput(t *testing.T) {
 	}
 }
 
-// An extract job end to end: OCR, then the LLM, rate-limited on its first
-// attempt (Temporal retries, the client does not); and a model whose
-// answers never conform fails the job once as invalid_llm_output.
-func TestExtractJobWithLLM(t *testing.T) {
-	var calls atomic.Int32
+// extractStack is a worker with an LLM (a local Chat Completions server
+// speaking the real wire format) and an API in front of it, on their own
+// task queue.
+type extractStack struct {
+	queue, api string
+	// calls counts the chat server's requests; the first answers 429 with
+	// Retry-After unless calls starts above 0.
+	calls *atomic.Int32
+}
+
+func startExtractStack(t *testing.T) extractStack {
+	t.Helper()
+	calls := &atomic.Int32{}
 	chat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
 		var req struct {
@@ -61,25 +69,33 @@ func TestExtractJobWithLLM(t *testing.T) {
 "choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],
 "usage":{"prompt_tokens":120,"completion_tokens":14,"total_tokens":134}}`, c)
 	}))
-	defer chat.Close()
+	t.Cleanup(chat.Close)
 	model, err := llm.New(llm.Config{BaseURL: chat.URL + "/v1", Model: "test-model"}, nil)
 	require.NoError(t, err)
-	queue := "docket-api-test-extract"
+	queue := "docket-api-test-extract-" + strings.ReplaceAll(t.Name(), "/", "-")
 	w, err := teststack.StartWorker(stack.server.Client(), teststack.WorkerOptions{
 		TaskQueue: queue, Identity: "extract-worker", Docs: stack.docs, LLM: model,
 	})
 	require.NoError(t, err)
-	defer w.Stop()
+	t.Cleanup(w.Stop)
 	srv := teststack.StartAPI(stack.server.Client(), queue, stack.docs)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return extractStack{queue: queue, api: srv.URL, calls: calls}
+}
 
+// An extract job end to end: OCR, then the LLM, rate-limited on its first
+// attempt (Temporal retries, the client does not); and a model whose
+// answers never conform fails the job once as invalid_llm_output.
+func TestExtractJobWithLLM(t *testing.T) {
+	es := startExtractStack(t)
+	srv, calls := es, es.calls
 	d := uploadDoc(t, pngDoc(t, invoiceLines))
 	run := func(instructions string) (job.View, response) {
-		r := call(t, srv.URL, http.MethodPost, "/jobs", []byte(`{"type":"extract","input":{"document_id":"`+d.ID+`","schema":`+extractSchema+`,"instructions":"`+instructions+`"}}`), nil)
+		r := call(t, srv.api, http.MethodPost, "/jobs", []byte(`{"type":"extract","input":{"document_id":"`+d.ID+`","schema":`+extractSchema+`,"instructions":"`+instructions+`"}}`), nil)
 		require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)
 		id := r.view(t).ID
-		res := waitResultAt(t, srv.URL, id)
-		return call(t, srv.URL, http.MethodGet, "/jobs/"+id, nil, nil).view(t), res
+		res := waitResultAt(t, srv.api, id)
+		return call(t, srv.api, http.MethodGet, "/jobs/"+id, nil, nil).view(t), res
 	}
 
 	v, res := run("Name the vendor.")

@@ -9,6 +9,7 @@ import (
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 // DefaultCallTimeout bounds each call to Temporal made for a request, so
@@ -34,7 +35,7 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 // cfg's task queue with its timeouts, and, when docs is not nil, document
 // jobs refused before they start if they name a document never uploaded.
 func NewJobs(c client.Client, cfg config.Config, docs *documents.Store) *job.Client {
-	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout}
+	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout}
 	if docs != nil {
 		jobs.Check = DocumentCheck(docs)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 // The tests in this file check what code generators read from the OpenAPI
@@ -22,24 +23,19 @@ import (
 
 const oasSchemaRef = "#/components/schemas/"
 
-// oasJobTypes says which schemas type each job type's input and result.
-// The input's Go type is job.NewInput's, checked by name below; the result
-// has no such registry, so the table is the source.
-var oasJobTypes = map[string]struct{ input, result string }{
-	job.TypeSum:       {"SumInput", "SumResult"},
-	job.TypeWordcount: {"WordcountInput", "WordcountResult"},
-	job.TypeDocument:  {"DocumentInput", "DocumentResult"},
-	job.TypeExtract:   {"ExtractInput", "ExtractResult"},
+// oasJobTypes says which schemas type each job type's input and result:
+// those named as the Go types that the kind's workflow takes and returns.
+func oasJobTypes() map[string]struct{ input, result string } {
+	m := map[string]struct{ input, result string }{}
+	for _, k := range workflows.Kinds {
+		m[k.Name] = struct{ input, result string }{k.InputType().Name(), k.ResultType().Name()}
+	}
+	return m
 }
 
 func TestSpecJobTypesAreDiscriminated(t *testing.T) {
 	doc := oasLoad(t)
-	require.Len(t, oasJobTypes, len(job.Types), "oasJobTypes must name every job type")
-	for _, typ := range job.Types {
-		in, ok := job.NewInput(typ)
-		require.True(t, ok, typ)
-		require.Equal(t, oasJobTypes[typ].input, reflect.TypeOf(in).Elem().Name(), "input schema of %s", typ)
-	}
+	oasJobTypes, types := oasJobTypes(), workflows.Kinds.Names()
 	for _, tc := range []struct {
 		union string
 		// field is the property that the type decides, and schema its
@@ -57,13 +53,13 @@ func TestSpecJobTypesAreDiscriminated(t *testing.T) {
 			union := ref.Value
 			require.NotNil(t, union.Discriminator, "%s has no discriminator", tc.union)
 			require.Equal(t, "type", union.Discriminator.PropertyName)
-			require.Len(t, union.OneOf, len(job.Types), "%s must have one variant per job type", tc.union)
-			require.Len(t, union.Discriminator.Mapping, len(job.Types))
+			require.Len(t, union.OneOf, len(types), "%s must have one variant per job type", tc.union)
+			require.Len(t, union.Discriminator.Mapping, len(types))
 			var variants []string
 			for _, v := range union.OneOf {
 				variants = append(variants, v.Ref)
 			}
-			for _, typ := range job.Types {
+			for _, typ := range types {
 				mapped := union.Discriminator.Mapping[typ].Ref
 				require.Contains(t, variants, mapped, "the mapping of %s is not one of %s's variants", typ, tc.union)
 				variant := doc.Components.Schemas[strings.TrimPrefix(mapped, oasSchemaRef)]

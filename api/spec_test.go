@@ -25,6 +25,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/ocr"
+	"github.com/docket-dev/docket/workflows"
 )
 
 // The tests in this file check the OpenAPI document (api/openapi.json)
@@ -466,7 +467,7 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 			t.Errorf("status %s: %v", s, err)
 		}
 	}
-	for _, typ := range job.Types {
+	for _, typ := range workflows.Kinds.Names() {
 		if err := doc.Components.Schemas["JobType"].Value.VisitJSON(typ); err != nil {
 			t.Errorf("type %s: %v", typ, err)
 		}
@@ -474,7 +475,7 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 	if got, want := len(doc.Components.Schemas["Status"].Value.Enum), len(job.Statuses); got != want {
 		t.Errorf("Status enum has %d values, want %d", got, want)
 	}
-	if got, want := len(doc.Components.Schemas["JobType"].Value.Enum), len(job.Types); got != want {
+	if got, want := len(doc.Components.Schemas["JobType"].Value.Enum), len(workflows.Kinds.Names()); got != want {
 		t.Errorf("JobType enum has %d values, want %d", got, want)
 	}
 }
@@ -610,7 +611,7 @@ func TestSpecDocumentDetails(t *testing.T) {
 		{map[string]any{"document_id": strings.Repeat("a", 64), "pages": 3}, false},
 	} {
 		raw, _ := json.Marshal(tc.value)
-		_, goErr := job.DecodeInput(job.TypeDocument, raw)
+		_, goErr := workflows.Kinds.Decode(job.TypeDocument, raw)
 		if (goErr == nil) != tc.ok {
 			t.Errorf("DecodeInput(%s) = %v, want ok=%v", raw, goErr, tc.ok)
 		}

@@ -60,6 +60,9 @@ var statusKey = temporal.NewSearchAttributeKeyKeyword(StatusSearchAttribute)
 type Client struct {
 	Temporal  client.Client
 	TaskQueue string
+	// Kinds are the job types this client starts and shows
+	// (workflows.Kinds); a job of another workflow type is not found.
+	Kinds Kinds
 	// JobTimeout bounds a job whose request names no timeout.
 	JobTimeout time.Duration
 	// QueryTimeout bounds the status query to a job's workflow.
@@ -115,13 +118,15 @@ type Prepared struct {
 
 // Prepare validates a start request without starting anything.
 func (c *Client) Prepare(req StartRequest) (Prepared, error) {
+	names := strings.Join(c.Kinds.Names(), ", ")
 	if req.Type == "" {
-		return Prepared{}, &InputError{"type", "is required; one of " + strings.Join(Types, ", ")}
+		return Prepared{}, &InputError{"type", "is required; one of " + names}
 	}
-	if _, ok := NewInput(req.Type); !ok {
-		return Prepared{}, &InputError{"type", fmt.Sprintf("unknown job type %q; one of %s", req.Type, strings.Join(Types, ", "))}
+	kind, ok := c.Kinds.Lookup(req.Type)
+	if !ok {
+		return Prepared{}, &InputError{"type", fmt.Sprintf("unknown job type %q; one of %s", req.Type, names)}
 	}
-	in, err := DecodeInput(req.Type, req.Input)
+	in, err := kind.Decode(req.Input)
 	if err != nil {
 		return Prepared{}, err
 	}
@@ -313,7 +318,13 @@ type ListRequest struct {
 // jobs started by the starter or the temporal CLI are listed too. The
 // views carry what visibility knows: no steps and no input.
 func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, error) {
-	query := listQuery(req)
+	if _, ok := c.Kinds.Lookup(req.Type); req.Type != "" && !ok {
+		return nil, "", &InputError{"type", "must be one of " + strings.Join(c.Kinds.Names(), ", ")}
+	}
+	if req.Status != "" && !req.Status.Valid() {
+		return nil, "", &InputError{"status", fmt.Sprintf("must be one of %v", Statuses)}
+	}
+	query := listQuery(c.Kinds, req)
 	var token []byte
 	if req.PageToken != "" {
 		t, ok := pagetoken.Open(query, req.PageToken)
@@ -346,8 +357,8 @@ func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, err
 
 // listQuery builds the visibility query of a list request. Only known
 // values reach it, so nothing from the request is interpolated unchecked.
-func listQuery(req ListRequest) string {
-	types := Types
+func listQuery(kinds Kinds, req ListRequest) string {
+	types := kinds.Names()
 	if req.Type != "" {
 		types = []string{req.Type}
 	}
@@ -386,15 +397,10 @@ func (c *Client) describe(ctx context.Context, id string) (*workflowservice.Desc
 		}
 		return nil, fmt.Errorf("describe job %s: %w", id, classify(err))
 	}
-	if !knownType(desc.GetWorkflowExecutionInfo().GetType().GetName()) {
+	if _, ok := c.Kinds.Lookup(desc.GetWorkflowExecutionInfo().GetType().GetName()); !ok {
 		return nil, ErrNotFound
 	}
 	return desc, nil
-}
-
-func knownType(t string) bool {
-	_, ok := NewInput(t)
-	return ok
 }
 
 // viewOf builds a job's view from Temporal's description of its workflow

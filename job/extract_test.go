@@ -8,12 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 func TestExtractInput(t *testing.T) {
 	id := strings.Repeat("a", 64)
 	good := `{"type":"object","properties":{"total":{"type":"number"}},"required":["total"]}`
-	in, err := job.DecodeInput(job.TypeExtract, json.RawMessage(`{"document_id":"`+id+`","schema":`+good+`}`))
+	in, err := workflows.Kinds.Decode(job.TypeExtract, json.RawMessage(`{"document_id":"`+id+`","schema":`+good+`}`))
 	require.NoError(t, err)
 	require.Equal(t, "eng", in.(*job.ExtractInput).Language)
 	require.Equal(t, id, in.(job.DocumentJob).DocumentRef())
@@ -32,14 +33,14 @@ func TestExtractInput(t *testing.T) {
 			if tc.schema != "" {
 				body += `,"schema":` + tc.schema
 			}
-			_, err := job.DecodeInput(job.TypeExtract, json.RawMessage(body+`}`))
+			_, err := workflows.Kinds.Decode(job.TypeExtract, json.RawMessage(body+`}`))
 			var ie *job.InputError
 			require.ErrorAs(t, err, &ie)
 			require.Equal(t, tc.field, ie.Field)
 			require.Contains(t, ie.Message, tc.msg)
 		})
 	}
-	_, err = job.DecodeInput(job.TypeExtract, json.RawMessage(`{"document_id":"`+id+`","schema":{},"instructions":"`+strings.Repeat("é", 2001)+`"}`))
+	_, err = workflows.Kinds.Decode(job.TypeExtract, json.RawMessage(`{"document_id":"`+id+`","schema":{},"instructions":"`+strings.Repeat("é", 2001)+`"}`))
 	require.ErrorContains(t, err, "input.instructions")
 
 	s, err := job.CompileSchema(json.RawMessage(good))

@@ -72,3 +72,30 @@ var Failures = []Failure{
 	FailEncryptedDocument, FailEmptyDocument, FailImageTooLarge, FailUnsupportedLanguage,
 	FailLLMRejected, FailLLMUnavailable, FailLLMNotConfigured, FailInvalidLLMOutput, FailTimeout, FailCanceled, FailTerminated, FailUnknown,
 }
+
+// permanent are the failures that retrying cannot cure (those marked
+// permanent above).
+var permanent = map[Failure]bool{
+	FailInvalidInput: true, FailFetchRefused: true, FailFetchFailed: true, FailHTTPClientError: true,
+	FailUnsupportedContent: true, FailResponseTooLarge: true, FailDocumentNotFound: true,
+	FailUnreadableDocument: true, FailEncryptedDocument: true, FailEmptyDocument: true,
+	FailImageTooLarge: true, FailUnsupportedLanguage: true, FailLLMRejected: true,
+	FailLLMNotConfigured: true, FailInvalidLLMOutput: true,
+}
+
+// Permanent reports whether retrying cannot cure f: a step failing so is
+// not retried, and a job failing so reports retryable false, whichever
+// way the activity flagged its error.
+func (f Failure) Permanent() bool { return permanent[f] }
+
+// NonRetryable lists the permanent failures as a retry policy's
+// NonRetryableErrorTypes.
+func NonRetryable() []string {
+	var types []string
+	for _, f := range Failures {
+		if f.Permanent() {
+			types = append(types, string(f))
+		}
+	}
+	return types
+}

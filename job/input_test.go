@@ -3,12 +3,14 @@ package job_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 func i64(v int64) *int64 { return &v }
@@ -145,26 +147,29 @@ func TestWordcountInputNormalize(t *testing.T) {
 	}
 }
 
-func TestNewInput(t *testing.T) {
-	for _, typ := range job.Types {
-		in, ok := job.NewInput(typ)
-		require.True(t, ok, typ)
-		require.NotNil(t, in, typ)
+// Every kind's input is a fresh pointer to the type its workflow takes, and
+// an unknown name is no kind.
+func TestKindsLookup(t *testing.T) {
+	require.Equal(t, []string{job.TypeSum, job.TypeWordcount, job.TypeDocument, job.TypeExtract}, workflows.Kinds.Names())
+	for _, k := range workflows.Kinds {
+		got, ok := workflows.Kinds.Lookup(k.Name)
+		require.True(t, ok, k.Name)
+		in := got.NewInput()
+		require.Equal(t, reflect.PointerTo(k.InputType()), reflect.TypeOf(in), k.Name)
+		require.NotSame(t, in, got.NewInput(), "%s: each input must be new", k.Name)
+		require.NotEmpty(t, k.Steps, k.Name)
 	}
-	in, ok := job.NewInput(job.TypeSum)
-	require.True(t, ok)
+	in := workflows.Kinds[0].NewInput()
 	require.IsType(t, &job.SumInput{}, in)
-	in, ok = job.NewInput(job.TypeWordcount)
-	require.True(t, ok)
-	require.IsType(t, &job.WordcountInput{}, in)
-
-	in, ok = job.NewInput("nope")
+	require.Equal(t, reflect.TypeFor[job.SumResult](), workflows.Kinds[0].ResultType())
+	_, ok := workflows.Kinds.Lookup("nope")
 	require.False(t, ok)
-	require.Nil(t, in)
+	_, ok = workflows.Kinds.Lookup("SUM")
+	require.False(t, ok, "kind names are case-sensitive")
 }
 
 func TestDecodeInputValid(t *testing.T) {
-	in, err := job.DecodeInput(job.TypeSum, json.RawMessage(`{"start": -3, "end": 4, "work_ms": 250}`))
+	in, err := workflows.Kinds.Decode(job.TypeSum, json.RawMessage(`{"start": -3, "end": 4, "work_ms": 250}`))
 	require.NoError(t, err)
 	sum, ok := in.(*job.SumInput)
 	require.True(t, ok, "got %T", in)
@@ -173,7 +178,7 @@ func TestDecodeInputValid(t *testing.T) {
 	require.Equal(t, int64(250), sum.WorkMS)
 
 	// Surrounding whitespace is not trailing data.
-	in, err = job.DecodeInput(job.TypeSum, json.RawMessage(" \n\t{\"start\":0,\"end\":0}\n "))
+	in, err = workflows.Kinds.Decode(job.TypeSum, json.RawMessage(" \n\t{\"start\":0,\"end\":0}\n "))
 	require.NoError(t, err)
 	sum = in.(*job.SumInput)
 	require.Equal(t, int64(0), *sum.Start)
@@ -181,14 +186,14 @@ func TestDecodeInputValid(t *testing.T) {
 	require.Zero(t, sum.WorkMS)
 
 	// Decoding normalizes: the default top is filled.
-	in, err = job.DecodeInput(job.TypeWordcount, json.RawMessage(`{"url":"https://example.com/"}`))
+	in, err = workflows.Kinds.Decode(job.TypeWordcount, json.RawMessage(`{"url":"https://example.com/"}`))
 	require.NoError(t, err)
 	wc, ok := in.(*job.WordcountInput)
 	require.True(t, ok, "got %T", in)
 	require.Equal(t, "https://example.com/", wc.URL)
 	require.Equal(t, job.WordcountDefaultTop, wc.Top)
 
-	in, err = job.DecodeInput(job.TypeWordcount, json.RawMessage(`{"url":"https://example.com/","top":7}`))
+	in, err = workflows.Kinds.Decode(job.TypeWordcount, json.RawMessage(`{"url":"https://example.com/","top":7}`))
 	require.NoError(t, err)
 	require.Equal(t, 7, in.(*job.WordcountInput).Top)
 }
@@ -250,7 +255,7 @@ func TestDecodeInputErrors(t *testing.T) {
 			if !tt.nilRaw {
 				raw = json.RawMessage(tt.raw)
 			}
-			in, err := job.DecodeInput(tt.jobType, raw)
+			in, err := workflows.Kinds.Decode(tt.jobType, raw)
 			requireInputError(t, err, tt.wantField)
 			require.Nil(t, in)
 		})

@@ -14,15 +14,10 @@ const TaskQueue = "docket"
 // `temporal workflow query --type status` uses the same name.
 const QueryStatus = "status"
 
-// Job types. Each is also the name of the workflow type registered for it,
-// so that `temporal workflow start --type sum` starts the same job the API does.
-const (
-	TypeSum       = "sum"
-	TypeWordcount = "wordcount"
-)
-
-// Types lists every job type, in the order the API documents them.
-var Types = []string{TypeSum, TypeWordcount, TypeDocument, TypeExtract}
+// Each job type (TypeSum, TypeDocument, …, one file per kind) is also the
+// name of the workflow type registered for it, so that `temporal workflow
+// start --type sum` starts the same job the API does; workflows.Kinds
+// lists them.
 
 // Status is a job's life-cycle state.
 type Status string

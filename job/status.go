@@ -124,7 +124,8 @@ func SettleSteps(status Status, steps []Step) {
 func ErrorOf(err error) Error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return Error{Type: Failure(appErr.Type()), Message: appErr.Message(), Retryable: !appErr.NonRetryable()}
+		f := Failure(appErr.Type())
+		return Error{Type: f, Message: appErr.Message(), Retryable: !appErr.NonRetryable() && !f.Permanent()}
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {

@@ -69,6 +69,7 @@ func TestErrorOf(t *testing.T) {
 		{"application error", app, Error{Type: FailHTTPClientError, Message: "server answered 404 Not Found"}},
 		{"wrapped application error", fmt.Errorf("step: %w", app), Error{Type: FailHTTPClientError, Message: "server answered 404 Not Found"}},
 		{"retryable", temporal.NewApplicationError("busy", "http_server_error"), Error{Type: "http_server_error", Message: "busy", Retryable: true}},
+		{"permanent though flagged retryable", temporal.NewApplicationError("total: missing", string(FailInvalidLLMOutput)), Error{Type: FailInvalidLLMOutput, Message: "total: missing"}},
 		{"heartbeat timeout", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil),
 			Error{Type: FailTimeout, Message: "the step's worker stopped sending heartbeats (it may have crashed) and the step ran out of attempts", Retryable: true}},
 		{"canceled", temporal.NewCanceledError(), Error{Type: FailCanceled, Message: "the step was canceled"}},

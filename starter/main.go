@@ -18,6 +18,7 @@ import (
 
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 func main() {
@@ -45,7 +46,7 @@ func run() error {
 		return err
 	}
 	defer c.Close()
-	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout}
+	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout}
 
 	ctx := context.Background()
 	v, _, err := jobs.Start(ctx, job.StartRequest{Type: *jobType, Input: json.RawMessage(*input), Timeout: *timeout, IdempotencyKey: *key})

@@ -70,6 +70,11 @@ func (d Def[In, Out]) Options(base string) workflow.ActivityOptions {
 	}
 }
 
+// Ref names the step and its queue for a job.Kind's list of steps.
+func (d Def[In, Out]) Ref() job.StepRef {
+	return job.StepRef{Name: d.Name, Queue: string(d.Queue)}
+}
+
 // Bind pairs the descriptor with the function that implements it; the
 // compiler checks that the function takes In and returns Out.
 func (d Def[In, Out]) Bind(fn Func[In, Out]) Binding {
@@ -91,73 +96,5 @@ var DefaultRetry = &temporal.RetryPolicy{
 	BackoffCoefficient:     2,
 	MaximumInterval:        30 * time.Second,
 	MaximumAttempts:        5,
-	NonRetryableErrorTypes: []string{string(job.FailInvalidInput)},
+	NonRetryableErrorTypes: job.NonRetryable(),
 }
-
-// The steps of Docket's jobs.
-var (
-	// Sum adds a range of integers. It may take up to job.SumMaxWorkMS on
-	// purpose; the heartbeat timeout, not the attempt's, notices a dead worker.
-	Sum = Def[job.SumInput, job.SumResult]{
-		Name:         "sum",
-		StartToClose: time.Duration(job.SumMaxWorkMS)*time.Millisecond + time.Minute,
-		Heartbeat:    10 * time.Second,
-		Retry:        DefaultRetry,
-	}
-	// CountWords fetches a page and counts its words.
-	CountWords = Def[job.WordcountInput, job.WordcountResult]{
-		Name:         "count_words",
-		StartToClose: 2 * time.Minute,
-		Heartbeat:    20 * time.Second,
-		Retry:        DefaultRetry,
-	}
-	// OCR reads every page of a document, storing each page's text.
-	OCR = Def[job.OCRInput, job.OCRResult]{
-		Name:         job.StepOCR,
-		Queue:        QueueOCR,
-		StartToClose: 30 * time.Minute,
-		Heartbeat:    30 * time.Second,
-		Retry:        DefaultRetry,
-	}
-	// Entities finds the entities of a document's stored page texts.
-	Entities = Def[job.TextInput, job.EntitiesResult]{
-		Name:         job.StepEntities,
-		StartToClose: 10 * time.Minute,
-		Heartbeat:    time.Minute,
-		Retry:        DefaultRetry,
-	}
-	// Summarize summarises a document's stored page texts; I/O-bound and
-	// rate-limited by its queue, it backs off longer than the others.
-	Summarize = Def[job.TextInput, job.SummaryResult]{
-		Name:         job.StepSummarize,
-		Queue:        QueueLLM,
-		StartToClose: 5 * time.Minute,
-		Retry: &temporal.RetryPolicy{
-			InitialInterval:    2 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    8,
-		},
-	}
-	// Extract has the LLM fill in an object conforming to the job's JSON
-	// Schema from a document's stored page texts. An attempt may make up
-	// to three requests (JSON mode after a refused json_schema, and one
-	// follow-up with the validation errors), each bounded by the client's
-	// timeout. An answer that still does not conform, a missing LLM and a
-	// rejected request fail at once.
-	Extract = Def[job.ExtractTextInput, job.ExtractResult]{
-		Name:         job.StepExtract,
-		Queue:        QueueLLM,
-		StartToClose: 10 * time.Minute,
-		Retry: &temporal.RetryPolicy{
-			InitialInterval:    2 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    8,
-			NonRetryableErrorTypes: []string{
-				string(job.FailInvalidInput), string(job.FailLLMNotConfigured),
-				string(job.FailInvalidLLMOutput), string(job.FailLLMRejected),
-			},
-		},
-	}
-)

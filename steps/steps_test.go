@@ -2,11 +2,14 @@ package steps_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 )
 
@@ -31,4 +34,21 @@ func TestQueueNames(t *testing.T) {
 	require.Equal(t, "docket", steps.QueueJobs.On("docket"))
 	require.Equal(t, "docket-ocr", steps.QueueOCR.On("docket"))
 	require.Equal(t, "docket-llm", steps.QueueLLM.On("docket"))
+}
+
+// No step retries a failure that retrying cannot cure, however the
+// activity flagged it, and every step has a retry policy.
+func TestStepsNeverRetryPermanentFailures(t *testing.T) {
+	for name, p := range map[string]*temporal.RetryPolicy{
+		steps.Sum.Name: steps.Sum.Retry, steps.CountWords.Name: steps.CountWords.Retry, steps.OCR.Name: steps.OCR.Retry,
+		steps.Entities.Name: steps.Entities.Retry, steps.Summarize.Name: steps.Summarize.Retry, steps.Extract.Name: steps.Extract.Retry,
+	} {
+		require.NotNil(t, p, name)
+		for _, f := range job.Failures {
+			require.Equal(t, f.Permanent(), slices.Contains(p.NonRetryableErrorTypes, string(f)), "%s: %s", name, f)
+		}
+	}
+	require.True(t, job.FailInvalidLLMOutput.Permanent())
+	require.False(t, job.FailLLMUnavailable.Permanent())
+	require.False(t, job.FailTimeout.Permanent())
 }

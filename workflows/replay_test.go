@@ -57,7 +57,7 @@ func TestHistoriesCoverEveryWorkflowType(t *testing.T) {
 	sort.Strings(gens)
 	require.NotEmpty(t, gens)
 	newest := gens[len(gens)-1]
-	for _, typ := range job.Types {
+	for _, typ := range workflows.Kinds.Names() {
 		files, err := filepath.Glob(filepath.Join(newest, typ+"-*.json"))
 		require.NoError(t, err)
 		require.NotEmpty(t, files, "%s has no histories of %s: run `make histories GEN=...`", newest, typ)

@@ -7,44 +7,14 @@ import (
 	"errors"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 )
 
-// Register registers every workflow on w (a worker, a test environment or
-// a replayer) under its job type name.
-func Register(w worker.WorkflowRegistry) {
-	w.RegisterWorkflowWithOptions(Sum, workflow.RegisterOptions{Name: job.TypeSum})
-	w.RegisterWorkflowWithOptions(Wordcount, workflow.RegisterOptions{Name: job.TypeWordcount})
-	w.RegisterWorkflowWithOptions(Document, workflow.RegisterOptions{Name: job.TypeDocument})
-	w.RegisterWorkflowWithOptions(Extract, workflow.RegisterOptions{Name: job.TypeExtract})
-}
-
 // statusKey is the typed key of job.StatusSearchAttribute.
 var statusKey = temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute)
-
-// Sum is the workflow of the sum job.
-func Sum(ctx workflow.Context, in job.SumInput) (job.SumResult, error) {
-	r, err := setup(ctx, job.TypeSum, &in)
-	if err != nil {
-		return job.SumResult{}, err
-	}
-	out, _, err := runStep(ctx, r, steps.Sum, in)
-	return finish(ctx, r, out, err)
-}
-
-// Wordcount is the workflow of the wordcount job.
-func Wordcount(ctx workflow.Context, in job.WordcountInput) (job.WordcountResult, error) {
-	r, err := setup(ctx, job.TypeWordcount, &in)
-	if err != nil {
-		return job.WordcountResult{}, err
-	}
-	out, _, err := runStep(ctx, r, steps.CountWords, in)
-	return finish(ctx, r, out, err)
-}
 
 // jobRun keeps the job view of one workflow run and answers the status
 // query with it.

@@ -19,6 +19,7 @@ import (
 	"github.com/docket-dev/docket/api/internal/spectest"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/workflows"
 )
 
 // jobCall is one call a handler made to the job client, with its decoded
@@ -49,7 +50,7 @@ type recordingJobs struct {
 var _ api.Jobs = (*recordingJobs)(nil)
 
 // validator is a job client that is only ever asked to Prepare.
-var validator = &job.Client{JobTimeout: time.Hour}
+var validator = &job.Client{Kinds: workflows.Kinds, JobTimeout: time.Hour}
 
 func (j *recordingJobs) record(c jobCall) {
 	j.mu.Lock()

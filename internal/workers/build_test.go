@@ -9,6 +9,8 @@ import (
 
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/internal/workers"
+	"github.com/docket-dev/docket/job"
+	"github.com/docket-dev/docket/steps"
 )
 
 // Configure carries every worker setting of the configuration, so that a
@@ -50,7 +52,28 @@ func TestBuildOpensTheBlobStore(t *testing.T) {
 	require.False(t, o.Document.LLM.Configured(), "no LLM endpoint is configured")
 	require.Equal(t, "me", o.Document.Worker)
 	require.Equal(t, 3, o.Document.Parallelism)
+	require.Empty(t, workers.Unbound(append(o.General.Steps(), o.Document.Steps()...)),
+		"every step of every kind is implemented on its queue")
 	require.NoError(t, release())
+}
+
+// Unbound names what a process without the document steps cannot run, and
+// a step bound on the wrong queue counts as missing.
+func TestUnbound(t *testing.T) {
+	o := workers.Configure(config.Defaults(), "me")
+	require.ElementsMatch(t, []job.StepRef{
+		steps.OCR.Ref(), steps.Entities.Ref(), steps.Summarize.Ref(), steps.Extract.Ref(),
+	}, workers.Unbound(o.General.Steps()))
+	require.Empty(t, workers.Unbound(append(o.General.Steps(),
+		steps.Binding{Name: steps.OCR.Name, Queue: steps.QueueOCR},
+		steps.Binding{Name: steps.Entities.Name, Queue: steps.QueueJobs},
+		steps.Binding{Name: steps.Summarize.Name, Queue: steps.QueueLLM},
+		steps.Binding{Name: steps.Extract.Name, Queue: steps.QueueLLM})))
+	require.Equal(t, []job.StepRef{steps.OCR.Ref()}, workers.Unbound(append(o.General.Steps(),
+		steps.Binding{Name: steps.OCR.Name, Queue: steps.QueueJobs},
+		steps.Binding{Name: steps.Entities.Name, Queue: steps.QueueJobs},
+		steps.Binding{Name: steps.Summarize.Name, Queue: steps.QueueLLM},
+		steps.Binding{Name: steps.Extract.Name, Queue: steps.QueueLLM})))
 }
 
 // Documents refuses to build the document steps without a blob store

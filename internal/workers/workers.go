@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/docket-dev/docket/activities"
+	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/workflows"
 )
@@ -69,6 +70,12 @@ func Start(c client.Client, o Options) (*Set, error) {
 	bindings := o.General.Steps()
 	if o.Document != nil {
 		bindings = append(bindings, o.Document.Steps()...)
+		// With the document steps every kind can run: a step a kind
+		// names that nothing implements would leave its jobs waiting
+		// forever, so it stops the process here instead.
+		if missing := Unbound(bindings); len(missing) > 0 {
+			return nil, fmt.Errorf("no activity implements the steps %v of workflows.Kinds", missing)
+		}
 	}
 	s := &Set{}
 	for _, role := range roles {
@@ -120,6 +127,23 @@ func (s *Set) Stop() {
 		}()
 	}
 	wg.Wait()
+}
+
+// Unbound lists the steps of workflows.Kinds that no binding implements on
+// the step's queue.
+func Unbound(bindings []steps.Binding) []job.StepRef {
+	var missing []job.StepRef
+	for _, k := range workflows.Kinds {
+		for _, ref := range k.Steps {
+			found := slices.ContainsFunc(bindings, func(b steps.Binding) bool {
+				return b.Name == ref.Name && string(b.Queue) == ref.Queue
+			})
+			if !found && !slices.Contains(missing, ref) {
+				missing = append(missing, ref)
+			}
+		}
+	}
+	return missing
 }
 
 func hasQueue(bindings []steps.Binding, q steps.Queue) bool {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
+	"github.com/docket-dev/docket/workflows"
 )
 
 // sumSlice is the sum activity's slice time (activities/sum.go): a sum
@@ -717,8 +718,9 @@ func (r *runner) finish(ctx context.Context, res Result, subs []*submission, sin
 // since the given time. Visibility trails the executions a little, so it
 // lists again until every expected id is there (or a few seconds pass).
 func (r *runner) workflowsSince(ctx context.Context, since time.Time, expected map[string]string) (map[string]int, error) {
-	quoted := make([]string, len(job.Types))
-	for i, t := range job.Types {
+	names := workflows.Kinds.Names()
+	quoted := make([]string, len(names))
+	for i, t := range names {
 		quoted[i] = "'" + t + "'"
 	}
 	query := fmt.Sprintf("WorkflowType IN (%s) AND StartTime >= '%s'", strings.Join(quoted, ", "),

@@ -21,6 +21,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/tools/testdocs"
 	"github.com/docket-dev/docket/tools/teststack"
+	"github.com/docket-dev/docket/workflows"
 )
 
 const taskQueue = "docket-record"
@@ -104,6 +107,9 @@ func run(out string) error {
 	}
 	defer stopLLM()
 
+	if missing := uncovered(recordings); len(missing) > 0 {
+		return fmt.Errorf("no recording starts a job of the kinds %v: add one to recordings", missing)
+	}
 	for _, rec := range recordings {
 		id, err := rec.run(ctx, r)
 		if err != nil {
@@ -120,6 +126,18 @@ func run(out string) error {
 		slog.Info("recorded", "history", path, "job", id)
 	}
 	return nil
+}
+
+// uncovered lists the kinds of workflows.Kinds that no recording is named
+// after ("<kind>-<path>", the names the replay tests look for).
+func uncovered(recs []recording) []string {
+	var missing []string
+	for _, name := range workflows.Kinds.Names() {
+		if !slices.ContainsFunc(recs, func(r recording) bool { return strings.HasPrefix(r.name, name+"-") }) {
+			missing = append(missing, name)
+		}
+	}
+	return missing
 }
 
 func (r *recorder) startWorker() error {

@@ -1,0 +1,42 @@
+package steps
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/docket-dev/docket/job"
+)
+
+// The steps of the document job; extract shares OCR.
+var (
+	// OCR reads every page of a document, storing each page's text.
+	OCR = Def[job.OCRInput, job.OCRResult]{
+		Name:         job.StepOCR,
+		Queue:        QueueOCR,
+		StartToClose: 30 * time.Minute,
+		Heartbeat:    30 * time.Second,
+		Retry:        DefaultRetry,
+	}
+	// Entities finds the entities of a document's stored page texts.
+	Entities = Def[job.TextInput, job.EntitiesResult]{
+		Name:         job.StepEntities,
+		StartToClose: 10 * time.Minute,
+		Heartbeat:    time.Minute,
+		Retry:        DefaultRetry,
+	}
+	// Summarize summarises a document's stored page texts; I/O-bound and
+	// rate-limited by its queue, it backs off longer than the others.
+	Summarize = Def[job.TextInput, job.SummaryResult]{
+		Name:         job.StepSummarize,
+		Queue:        QueueLLM,
+		StartToClose: 5 * time.Minute,
+		Retry: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        8,
+			NonRetryableErrorTypes: job.NonRetryable(),
+		},
+	}
+)
