@@ -114,6 +114,13 @@ type StepReport struct {
 // server and the cluster register it at start.
 const StatusSearchAttribute = "DocketStatus"
 
+// TenantSearchAttribute is the name of the Keyword search attribute that
+// carries the tenant a job belongs to (set when the job starts; absent for
+// jobs started without a tenant, which only admin keys see). It is also the
+// job's fairness key. The dev server, the tests, the cluster and compose
+// register it with DocketStatus.
+const TenantSearchAttribute = "DocketTenant"
+
 // StepOutput is what an activity returns: its result and a report of the
 // attempt that produced it. Only small values belong in Result, since it is
 // stored in the workflow's history.
