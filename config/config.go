@@ -86,6 +86,16 @@ type Config struct {
 	// kind; between processes on one host the bytes saved are free anyway,
 	// while the compression costs the API and the worker CPU on every call.
 	GRPCCompression string `env:"DOCKET_GRPC_COMPRESSION" envDefault:"auto"`
+	// APIKeysFile is the JSON file of the API's keys (see internal/auth).
+	// It is re-read when it changes, so keys are added and revoked without
+	// a restart. Empty: the API serves without authentication, which it
+	// only agrees to on a loopback address or with Auth set to "off".
+	APIKeysFile string `env:"DOCKET_API_KEYS_FILE"`
+	// Auth is "" (keys are required, except on a loopback address) or
+	// "off" (serve without authentication on any address). It exists so
+	// that turning authentication off on a reachable address is a
+	// deliberate setting rather than a forgotten keys file.
+	Auth string `env:"DOCKET_AUTH"`
 }
 
 // gRPC compression settings.
@@ -93,6 +103,12 @@ const (
 	CompressionAuto = "auto"
 	CompressionGzip = "gzip"
 	CompressionNone = "none"
+)
+
+// Auth settings.
+const (
+	// AuthOff serves the API without authentication on any address.
+	AuthOff = "off"
 )
 
 // Load reads the configuration from the environment.
@@ -127,6 +143,11 @@ func parse(opts env.Options) (Config, error) {
 	case CompressionAuto, CompressionGzip, CompressionNone:
 	default:
 		return Config{}, fmt.Errorf("DOCKET_GRPC_COMPRESSION=%q: want auto, gzip or none", c.GRPCCompression)
+	}
+	switch c.Auth {
+	case "", AuthOff:
+	default:
+		return Config{}, fmt.Errorf("DOCKET_AUTH=%q: want off or nothing (unset: API keys are required except on a loopback address)", c.Auth)
 	}
 	return c, nil
 }

@@ -43,11 +43,40 @@ func TestLoadRejectsUnknownCompression(t *testing.T) {
 	require.Equal(t, config.CompressionNone, c.GRPCCompression)
 }
 
+func TestLoadAuth(t *testing.T) {
+	for _, tc := range []struct {
+		auth, keysFile string
+		wantErr        string
+	}{
+		{auth: "", keysFile: ""},
+		{auth: "off", keysFile: ""},
+		{auth: "", keysFile: "/etc/docket/keys.json"},
+		{auth: "OFF", wantErr: "DOCKET_AUTH"},
+		{auth: "on", wantErr: "DOCKET_AUTH"},
+		{auth: "none", wantErr: "DOCKET_AUTH"},
+	} {
+		t.Run(tc.auth+" "+tc.keysFile, func(t *testing.T) {
+			t.Setenv("DOCKET_AUTH", tc.auth)
+			t.Setenv("DOCKET_API_KEYS_FILE", tc.keysFile)
+			c, err := config.Load()
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.auth, c.Auth)
+			require.Equal(t, tc.keysFile, c.APIKeysFile)
+		})
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
 	c, err := config.Load()
 	require.NoError(t, err)
 	require.Equal(t, config.CompressionAuto, c.GRPCCompression)
 	require.Equal(t, "docket", c.TaskQueue)
+	require.Empty(t, c.APIKeysFile, "no keys file unless one is configured")
+	require.Empty(t, c.Auth, "authentication is not turned off by default")
 }
 
 // Defaults ignores the environment: tests built on it must not pick up a
