@@ -1,5 +1,7 @@
 // Command docket-api serves the HTTP Jobs API on DOCKET_HTTP_ADDR. It keeps
 // no state, so replicas can run side by side behind a load balancer.
+//
+// "docket-api keys new ..." makes an API key instead (see internal/auth).
 package main
 
 import (
@@ -16,10 +18,16 @@ import (
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/ocr"
 )
 
 func main() {
+	// Dispatched before the server's configuration is read: making a key
+	// needs no Temporal and no DOCKET_* settings.
+	if len(os.Args) > 1 && os.Args[1] == "keys" {
+		os.Exit(auth.KeysCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if err := run(); err != nil {
 		slog.Error("api stopped", "error", err)
 		os.Exit(1)
