@@ -74,8 +74,17 @@ type PageRef struct {
 // heartbeating the progress.
 func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 	var out job.StepOutput[job.OCRResult]
+	a, err := a.forTenant(in.Tenant)
+	if err != nil {
+		return out, err
+	}
 	doc, err := a.localCopy(ctx, in.DocumentID)
 	if err != nil {
+		return out, err
+	}
+	// Linked before any output is stored, so that deleting the document
+	// finds every output of this job.
+	if err := a.Docs.LinkJob(ctx, in.DocumentID, in.JobID); err != nil {
 		return out, err
 	}
 	defer os.Remove(doc.path)
@@ -105,6 +114,20 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 	out.Report = report(ctx, a.Worker)
 	out.Report.Progress = &job.Progress{Done: int64(doc.pages), Total: int64(doc.pages)}
 	return out, nil
+}
+
+// forTenant returns the activities working in the tenant's part of the
+// blob store. The tenant comes from the job's history; one that is not a
+// tenant name (a DocketTenant set by hand on the temporal CLI) fails the
+// step once rather than name a path outside the tenants' parts.
+func (a *DocumentActivities) forTenant(tenant string) (*DocumentActivities, error) {
+	if tenant != "" && !job.ValidTenant(tenant) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the job's %s %q is not a tenant name", job.TenantSearchAttribute, tenant), string(job.FailInvalidInput), nil)
+	}
+	t := *a
+	t.Docs = a.Docs.ForTenant(tenant)
+	return &t, nil
 }
 
 // ocrDocument is the local copy of the document an OCR attempt reads: the
@@ -424,6 +447,10 @@ func EntitiesKey(jobID string) string { return "jobs/" + jobID + "/entities.json
 // store; up to InlineEntitiesLimit are returned.
 func (a *DocumentActivities) Entities(ctx context.Context, in job.TextInput) (job.StepOutput[job.EntitiesResult], error) {
 	var out job.StepOutput[job.EntitiesResult]
+	a, err := a.forTenant(in.Tenant)
+	if err != nil {
+		return out, err
+	}
 	texts, err := a.pageTexts(ctx, in)
 	if err != nil {
 		return out, err
@@ -465,6 +492,10 @@ func (a *DocumentActivities) Entities(ctx context.Context, in job.TextInput) (jo
 // offline extractive summariser when none is configured.
 func (a *DocumentActivities) Summarize(ctx context.Context, in job.TextInput) (job.StepOutput[job.SummaryResult], error) {
 	var out job.StepOutput[job.SummaryResult]
+	a, err := a.forTenant(in.Tenant)
+	if err != nil {
+		return out, err
+	}
 	texts, err := a.pageTexts(ctx, in)
 	if err != nil {
 		return out, err

@@ -28,6 +28,10 @@ func (a *DocumentActivities) Extract(ctx context.Context, in job.ExtractTextInpu
 		// step input gets here.
 		return out, temporal.NewNonRetryableApplicationError(err.Error(), string(job.FailInvalidInput), nil)
 	}
+	a, err = a.forTenant(in.Tenant)
+	if err != nil {
+		return out, err
+	}
 	texts, err := a.pageTexts(ctx, in.TextInput)
 	if err != nil {
 		return out, err

@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
 )
@@ -68,6 +69,10 @@ type Jobs interface {
 	Result(ctx context.Context, id string, wait time.Duration) (job.View, json.RawMessage, error)
 	// List returns one page of jobs and the token of the next.
 	List(ctx context.Context, req job.ListRequest) ([]job.View, string, error)
+	// Owner returns the tenant of a job.
+	Owner(ctx context.Context, id string) (string, error)
+	// OpenJobs counts a tenant's unfinished jobs, for its quota.
+	OpenJobs(ctx context.Context, tenant string) (int64, error)
 }
 
 // *job.Client is the production Jobs; this keeps their methods in step.
@@ -76,6 +81,10 @@ var _ Jobs = (*job.Client)(nil)
 // Server serves the Jobs API.
 type Server struct {
 	Jobs Jobs
+	// Keys authenticates requests (DOCKET_API_KEYS_FILE); nil serves
+	// without keys, every request seeing every job (auth.Setup allows it
+	// only on loopback or with DOCKET_AUTH=off).
+	Keys *auth.Keyring
 	// Ready reports whether the job engine answers (GET /readyz). When nil,
 	// a *job.Client's Temporal is asked; any other Jobs is never ready, so
 	// that a server wired without a check does not claim to be.
@@ -108,26 +117,30 @@ func (s *Server) Handler() http.Handler {
 	// and any other parameter is a 400 (a typo such as ?limit= for
 	// page_size would otherwise be ignored in silence). A GET route answers
 	// HEAD too.
-	route := func(method, path string, h http.HandlerFunc, params ...string) {
+	//
+	// scope is what a key needs for the route (open: no key); guard checks
+	// it, with the key itself, before anything else of the request.
+	route := func(method, path string, scope auth.Scope, h http.HandlerFunc, params ...string) {
 		methods := []string{method}
 		if method == http.MethodGet {
 			methods = append(methods, http.MethodHead)
 		}
-		r.Handle(path, s.onlyParams(params, h)).Methods(methods...)
+		r.Handle(path, s.guard(scope, s.onlyParams(params, h))).Methods(methods...)
 	}
-	route(http.MethodPost, "/jobs", s.createJob)
-	route(http.MethodGet, "/jobs", s.listJobs, "status", "type", "page_size", "page_token")
-	route(http.MethodGet, "/jobs/{id}", s.withJobID(s.getJob))
-	route(http.MethodDelete, "/jobs/{id}", s.withJobID(s.cancelJob))
-	route(http.MethodGet, "/jobs/{id}/results", s.withJobID(s.getResult), "wait")
-	route(http.MethodGet, "/jobs/{id}/pages/{page}", s.withJobID(s.getJobPage))
-	route(http.MethodPost, "/documents", s.uploadDocument, "filename")
-	route(http.MethodGet, "/documents", s.listDocuments, "search", "page_size", "page_token")
-	route(http.MethodGet, "/documents/{id}", s.getDocument)
-	route(http.MethodGet, "/documents/{id}/content", s.getDocumentContent)
-	route(http.MethodGet, "/healthz", s.healthz)
-	route(http.MethodGet, "/readyz", s.readyz)
-	route(http.MethodGet, "/openapi.json", serveSpec)
+	route(http.MethodPost, "/jobs", auth.ScopeJobsWrite, s.createJob)
+	route(http.MethodGet, "/jobs", auth.ScopeJobsRead, s.listJobs, "status", "type", "tenant", "page_size", "page_token")
+	route(http.MethodGet, "/jobs/{id}", auth.ScopeJobsRead, s.withJobID(s.getJob))
+	route(http.MethodDelete, "/jobs/{id}", auth.ScopeJobsWrite, s.withJobID(s.cancelJob))
+	route(http.MethodGet, "/jobs/{id}/results", auth.ScopeJobsRead, s.withJobID(s.getResult), "wait")
+	route(http.MethodGet, "/jobs/{id}/pages/{page}", auth.ScopeJobsRead, s.withJobID(s.getJobPage))
+	route(http.MethodPost, "/documents", auth.ScopeDocumentsWrite, s.uploadDocument, "filename", "tenant")
+	route(http.MethodGet, "/documents", auth.ScopeDocumentsRead, s.listDocuments, "search", "tenant", "page_size", "page_token")
+	route(http.MethodGet, "/documents/{id}", auth.ScopeDocumentsRead, s.getDocument, "tenant")
+	route(http.MethodDelete, "/documents/{id}", auth.ScopeDocumentsWrite, s.deleteDocument, "tenant")
+	route(http.MethodGet, "/documents/{id}/content", auth.ScopeDocumentsRead, s.getDocumentContent, "tenant")
+	route(http.MethodGet, "/healthz", open, s.healthz)
+	route(http.MethodGet, "/readyz", open, s.readyz)
+	route(http.MethodGet, "/openapi.json", open, serveSpec)
 	// The Swagger UI's own assets take their own query parameters.
 	r.PathPrefix("/docs").Methods(http.MethodGet, http.MethodHead).
 		Handler(problemNotFound(swgui.New("Docket Jobs API", "/openapi.json", "/docs")))
@@ -308,6 +321,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 	req.IdempotencyKey = key
 	ctx, cancel := context.WithTimeout(r.Context(), s.CallTimeout)
 	defer cancel()
+	if !s.withinQuota(ctx, w, r, &req) {
+		return
+	}
 	v, created, err := s.Jobs.Start(ctx, req)
 	if err != nil {
 		s.fail(w, r, err)
@@ -326,6 +342,11 @@ type JobList struct {
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := job.ListRequest{Status: job.Status(q.Get("status")), Type: q.Get("type"), PageSize: DefaultPageSize, PageToken: q.Get("page_token")}
+	tenant, ok := s.tenantFilter(w, r)
+	if !ok {
+		return
+	}
+	req.Tenant = tenant
 	if req.Status != "" && !req.Status.Valid() {
 		s.badParam(w, r, "status", fmt.Sprintf("must be one of %v", job.Statuses))
 		return

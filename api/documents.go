@@ -54,7 +54,11 @@ func (s *Server) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	// A multipart part's own read errors (a form cut short) are the
 	// client's too.
-	d, created, err := s.Docs.Put(r.Context(), &clientReader{r: file}, filename, limit)
+	store, ok := s.docs(w, r)
+	if !ok {
+		return
+	}
+	d, created, err := store.Put(r.Context(), &clientReader{r: file}, filename, limit)
 	if errors.As(err, &tooLarge) {
 		s.documentTooLarge(w, r)
 		return
@@ -118,7 +122,11 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, r, "search", "must be at most 255 characters")
 		return
 	}
-	docs, next, err := s.Docs.List(r.Context(), search, size, q.Get("page_token"))
+	store, ok := s.docs(w, r)
+	if !ok {
+		return
+	}
+	docs, next, err := store.List(r.Context(), search, size, q.Get("page_token"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -131,7 +139,11 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
 
 // getDocument is GET /documents/{id}.
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
-	d, err := s.Docs.Get(r.Context(), mux.Vars(r)["id"])
+	store, ok := s.docs(w, r)
+	if !ok {
+		return
+	}
+	d, err := store.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -139,15 +151,34 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d)
 }
 
+// deleteDocument is DELETE /documents/{id}: the document and the outputs
+// of the jobs that read it. Finished jobs keep their history (and the
+// small results in it) until Temporal's retention removes it.
+func (s *Server) deleteDocument(w http.ResponseWriter, r *http.Request) {
+	store, ok := s.docs(w, r)
+	if !ok {
+		return
+	}
+	if err := store.Delete(r.Context(), mux.Vars(r)["id"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // getDocumentContent is GET /documents/{id}/content: the bytes as uploaded.
 func (s *Server) getDocumentContent(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
-	d, err := s.Docs.Get(r.Context(), id)
+	store, ok := s.docs(w, r)
+	if !ok {
+		return
+	}
+	d, err := store.Get(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	rd, err := s.Docs.Open(r.Context(), id)
+	rd, err := store.Open(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -174,7 +205,15 @@ func (s *Server) getJobPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := vars["id"]
-	text, err := s.Docs.GetText(r.Context(), documents.PageKey(id, n))
+	ctx, cancel := context.WithTimeout(r.Context(), s.CallTimeout)
+	defer cancel()
+	// The job must be the caller's, and its pages are in its tenant's part.
+	owner, err := s.Jobs.Owner(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	text, err := s.Docs.ForTenant(owner).GetText(r.Context(), documents.PageKey(id, n))
 	if errors.Is(err, documents.ErrNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "page-not-found", fmt.Sprintf("job %s has no text for page %d", strconv.QuoteToASCII(id), n), nil)
 		return
@@ -196,7 +235,8 @@ func DocumentCheck(docs *documents.Store) func(context.Context, string, job.Inpu
 		if !ok {
 			return nil
 		}
-		_, err := docs.Get(ctx, d.DocumentRef())
+		// Only the caller's tenant's documents can be named.
+		_, err := docs.ForTenant(job.ScopeOf(ctx).Tenant).Get(ctx, d.DocumentRef())
 		if errors.Is(err, documents.ErrNotFound) {
 			return &job.InputError{Field: "input.document_id", Message: "no document has this id; upload it with POST /documents first"}
 		}

@@ -83,19 +83,19 @@ func oasBackends(t *testing.T, files []*ast.File) map[oasRoute][]string {
 	routes := map[oasRoute][]string{}
 	handler := methods["Handler"]
 	require.NotNil(t, handler, "no Server.Handler")
-	// route(http.MethodX, "/path", s.handler, params...), the handler
-	// possibly wrapped: s.withJobID(s.handler).
+	// route(http.MethodX, "/path", scope, s.handler, params...), the
+	// handler possibly wrapped: s.withJobID(s.handler).
 	ast.Inspect(handler.Body, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true
 		}
-		if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "route" || len(call.Args) < 3 {
+		if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "route" || len(call.Args) < 4 {
 			return true
 		}
 		m, ok1 := call.Args[0].(*ast.SelectorExpr)
 		lit, ok2 := call.Args[1].(*ast.BasicLit)
-		h := call.Args[2]
+		h := call.Args[3]
 		for {
 			wrap, ok := h.(*ast.CallExpr)
 			if !ok || len(wrap.Args) != 1 {
@@ -139,7 +139,7 @@ func TestSpecDeclaresErrors(t *testing.T) {
 	// The source reading finds what it should.
 	require.Equal(t, []string{"temporal"}, backends[oasRoute{http.MethodPost, "/jobs"}])
 	require.Equal(t, []string{"temporal"}, backends[oasRoute{http.MethodGet, "/readyz"}])
-	require.Equal(t, []string{"blob"}, backends[oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}])
+	require.Equal(t, []string{"temporal", "blob"}, backends[oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}])
 	require.Empty(t, backends[oasRoute{http.MethodGet, "/healthz"}])
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {

@@ -25,7 +25,7 @@ import (
 // Config is Docket's own configuration.
 type Config struct {
 	// HTTPAddr is where the API listens.
-	HTTPAddr string `env:"DOCKET_HTTP_ADDR" envDefault:":8080"`
+	HTTPAddr string `env:"DOCKET_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// TaskQueue is the task queue jobs start on and workers poll.
 	TaskQueue string `env:"DOCKET_TASK_QUEUE"`
 	// JobTimeout bounds a whole job unless its request asks for less.

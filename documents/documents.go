@@ -62,13 +62,35 @@ type Document struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Store keeps documents and job outputs in a bucket.
+// Store keeps documents and job outputs in a bucket. A Store opened with
+// Open holds the part of the bucket that belongs to no tenant (the layout
+// from before tenants); ForTenant gives a tenant's part, under
+// tenants/<tenant>/. Each part is content-addressed on its own: a tenant
+// uploading bytes that another tenant uploaded gets its own record and
+// learns nothing.
 type Store struct {
 	Bucket *blob.Bucket
 	// Engine counts pages at upload; nil skips counting.
 	Engine *ocr.Engine
 	// TempDir holds uploads while they are hashed; "" is the system default.
 	TempDir string
+
+	prefix string
+}
+
+// ForTenant returns the store of a tenant's documents and job outputs, on
+// the same bucket; tenant "" is the part of no tenant. The tenant must be
+// a valid tenant name (the API's keys and job.ValidTenant ensure it).
+func (s *Store) ForTenant(tenant string) *Store {
+	if s == nil {
+		return nil
+	}
+	t := *s
+	t.prefix = ""
+	if tenant != "" {
+		t.prefix = "tenants/" + tenant + "/"
+	}
+	return &t
 }
 
 // Open opens the bucket at url, e.g. "file:///var/lib/docket/blobs?create_dir=1"
@@ -97,8 +119,14 @@ var idPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // ValidID reports whether id can name a document.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
-func contentKey(id string) string { return "documents/" + id + "/content" }
-func metaKey(id string) string    { return "documents/" + id + "/meta.json" }
+func (s *Store) contentKey(id string) string { return s.prefix + "documents/" + id + "/content" }
+func (s *Store) metaKey(id string) string    { return s.prefix + "documents/" + id + "/meta.json" }
+
+// jobLinkKey marks that job jobID stored outputs derived from document id,
+// so that deleting the document can find and delete them.
+func (s *Store) jobLinkKey(id, jobID string) string {
+	return s.prefix + "documents/" + id + "/jobs/" + jobID
+}
 
 // Put stores the document read from r (at most maxBytes) and returns it.
 // created is false when the same bytes were stored before.
@@ -145,7 +173,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return Document{}, false, err
 	}
-	if err := s.write(ctx, contentKey(id), mediaType, tmp); err != nil {
+	if err := s.write(ctx, s.contentKey(id), mediaType, tmp); err != nil {
 		return Document{}, false, err
 	}
 	meta, err := json.Marshal(d)
@@ -154,7 +182,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 	}
 	// The metadata is written last: a document is listed only once its
 	// content is complete.
-	if err := s.write(ctx, metaKey(id), "application/json", bytes.NewReader(meta)); err != nil {
+	if err := s.write(ctx, s.metaKey(id), "application/json", bytes.NewReader(meta)); err != nil {
 		return Document{}, false, err
 	}
 	return d, true, nil
@@ -203,7 +231,7 @@ func (s *Store) Get(ctx context.Context, id string) (Document, error) {
 	if !ValidID(id) {
 		return Document{}, ErrNotFound
 	}
-	b, err := s.Bucket.ReadAll(ctx, metaKey(id))
+	b, err := s.Bucket.ReadAll(ctx, s.metaKey(id))
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return Document{}, ErrNotFound
 	}
@@ -222,7 +250,7 @@ func (s *Store) Open(ctx context.Context, id string) (*blob.Reader, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	r, err := s.Bucket.NewReader(ctx, contentKey(id), nil)
+	r, err := s.Bucket.NewReader(ctx, s.contentKey(id), nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, ErrNotFound
 	}
@@ -259,7 +287,7 @@ func (s *Store) CopyToFile(ctx context.Context, id, dir string) (string, error) 
 // so a garbled token would silently give a wrong page.
 func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken string) ([]Document, string, error) {
 	search = strings.ToLower(search)
-	scope := "documents\x00" + search
+	scope := "documents\x00" + s.prefix + "\x00" + search
 	var out []Document
 	token := blob.FirstPageToken
 	if pageToken != "" {
@@ -271,12 +299,12 @@ func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken
 	}
 	// A filtered page may need several listing pages; bound the work.
 	for rounds := 0; rounds < 50 && len(out) < pageSize; rounds++ {
-		objs, next, err := s.Bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: "documents/", Delimiter: "/"})
+		objs, next, err := s.Bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: s.prefix + "documents/", Delimiter: "/"})
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: list documents: %w", ErrUnavailable, err)
 		}
 		for _, o := range objs {
-			id := strings.TrimSuffix(strings.TrimPrefix(o.Key, "documents/"), "/")
+			id := strings.TrimSuffix(strings.TrimPrefix(o.Key, s.prefix+"documents/"), "/")
 			d, err := s.Get(ctx, id)
 			if err != nil {
 				continue // being written, or not a document
@@ -295,12 +323,12 @@ func (s *Store) List(ctx context.Context, search string, pageSize int, pageToken
 
 // PutText stores a job's text output under key.
 func (s *Store) PutText(ctx context.Context, key, text string) error {
-	return s.write(ctx, key, "text/plain; charset=utf-8", strings.NewReader(text))
+	return s.write(ctx, s.prefix+key, "text/plain; charset=utf-8", strings.NewReader(text))
 }
 
 // GetText reads a text output; ErrNotFound when absent.
 func (s *Store) GetText(ctx context.Context, key string) (string, error) {
-	b, err := s.Bucket.ReadAll(ctx, key)
+	b, err := s.Bucket.ReadAll(ctx, s.prefix+key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return "", ErrNotFound
 	}
@@ -308,6 +336,71 @@ func (s *Store) GetText(ctx context.Context, key string) (string, error) {
 		return "", fmt.Errorf("%w: read %s: %w", ErrUnavailable, key, err)
 	}
 	return string(b), nil
+}
+
+// LinkJob records that job jobID stores outputs derived from document id
+// (its page texts, entities): Delete deletes them with the document.
+func (s *Store) LinkJob(ctx context.Context, id, jobID string) error {
+	return s.write(ctx, s.jobLinkKey(id, jobID), "text/plain", strings.NewReader(""))
+}
+
+// Delete deletes a document, the outputs of the jobs linked to it and the
+// links. ErrNotFound when there is no such document. The metadata goes
+// last: until then the document is found, so a delete that fails half-way
+// can be repeated, and Put never takes a half-deleted document for a
+// stored one.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	links := s.prefix + "documents/" + id + "/jobs/"
+	it := s.Bucket.List(&blob.ListOptions{Prefix: links})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: list outputs of document %s: %w", ErrUnavailable, id, err)
+		}
+		jobID := strings.TrimPrefix(o.Key, links)
+		if err := s.removeAll(ctx, s.prefix+"jobs/"+jobID+"/"); err != nil {
+			return err
+		}
+		if err := s.remove(ctx, o.Key); err != nil {
+			return err
+		}
+	}
+	if err := s.remove(ctx, s.contentKey(id)); err != nil {
+		return err
+	}
+	return s.remove(ctx, s.metaKey(id))
+}
+
+func (s *Store) removeAll(ctx context.Context, prefix string) error {
+	it := s.Bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: list %s: %w", ErrUnavailable, prefix, err)
+		}
+		if err := s.remove(ctx, o.Key); err != nil {
+			return err
+		}
+	}
+}
+
+// remove deletes one object; one already gone is not an error, so that a
+// delete interrupted half-way can be repeated.
+func (s *Store) remove(ctx context.Context, key string) error {
+	err := s.Bucket.Delete(ctx, key)
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("%w: delete %s: %w", ErrUnavailable, key, err)
+	}
+	return nil
 }
 
 // PageKey is where a document job's text of one page is stored.

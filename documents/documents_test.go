@@ -155,3 +155,97 @@ func flip(s string) string {
 	b[len(b)/2] ^= 1
 	return string(b)
 }
+
+// Each tenant's part of the store is content-addressed on its own: the same
+// bytes make a new record for each tenant, and no tenant reads, lists or
+// deletes another's documents or job outputs.
+func TestTenantsAreApart(t *testing.T) {
+	ctx := context.Background()
+	root := store(t)
+	a, b := root.ForTenant("acme"), root.ForTenant("beta")
+	png, err := testdocs.PNG([]string{"shared"}, 32)
+	require.NoError(t, err)
+
+	da, created, err := a.Put(ctx, bytes.NewReader(png), "a.png", 1<<20)
+	require.NoError(t, err)
+	require.True(t, created)
+	_, err = b.Get(ctx, da.ID)
+	require.ErrorIs(t, err, documents.ErrNotFound, "beta cannot read acme's document")
+	_, err = root.Get(ctx, da.ID)
+	require.ErrorIs(t, err, documents.ErrNotFound, "nor can the part of no tenant")
+	_, err = b.Open(ctx, da.ID)
+	require.ErrorIs(t, err, documents.ErrNotFound)
+	list, _, err := b.List(ctx, "", 10, "")
+	require.NoError(t, err)
+	require.Empty(t, list)
+	require.ErrorIs(t, b.Delete(ctx, da.ID), documents.ErrNotFound)
+
+	db, created, err := b.Put(ctx, bytes.NewReader(png), "b.png", 1<<20)
+	require.NoError(t, err)
+	require.True(t, created, "beta's upload of the same bytes is beta's own record")
+	require.Equal(t, da.ID, db.ID, "the id is the content's hash, which beta knows already")
+	require.Equal(t, "b.png", db.Filename)
+
+	require.NoError(t, a.PutText(ctx, documents.PageKey("job-1", 1), "acme's page"))
+	_, err = b.GetText(ctx, documents.PageKey("job-1", 1))
+	require.ErrorIs(t, err, documents.ErrNotFound)
+
+	// A page token of one tenant's list is not another's.
+	for i := range 3 {
+		other, err := testdocs.PNG([]string{"page", strings.Repeat("x", i+1)}, 32)
+		require.NoError(t, err)
+		_, _, err = a.Put(ctx, bytes.NewReader(other), "more.png", 1<<20)
+		require.NoError(t, err)
+	}
+	_, next, err := a.List(ctx, "", 1, "")
+	require.NoError(t, err)
+	require.NotEmpty(t, next)
+	_, _, err = b.List(ctx, "", 1, next)
+	require.ErrorIs(t, err, documents.ErrBadPageToken)
+}
+
+// Delete removes the document and the outputs of the jobs linked to it,
+// and nothing of another document's jobs; a second delete is not found.
+func TestDeleteRemovesDerivedOutputs(t *testing.T) {
+	ctx := context.Background()
+	s := store(t).ForTenant("acme")
+	one, err := testdocs.PNG([]string{"one"}, 32)
+	require.NoError(t, err)
+	two, err := testdocs.PNG([]string{"two"}, 32)
+	require.NoError(t, err)
+	d1, _, err := s.Put(ctx, bytes.NewReader(one), "1.png", 1<<20)
+	require.NoError(t, err)
+	d2, _, err := s.Put(ctx, bytes.NewReader(two), "2.png", 1<<20)
+	require.NoError(t, err)
+	for _, j := range []struct{ doc, job string }{{d1.ID, "job-a"}, {d1.ID, "job-b"}, {d2.ID, "job-c"}} {
+		require.NoError(t, s.LinkJob(ctx, j.doc, j.job))
+		require.NoError(t, s.PutText(ctx, documents.PageKey(j.job, 1), "text of "+j.job))
+		require.NoError(t, s.PutText(ctx, "jobs/"+j.job+"/entities.json", "[]"))
+	}
+
+	require.NoError(t, s.Delete(ctx, d1.ID))
+	_, err = s.Get(ctx, d1.ID)
+	require.ErrorIs(t, err, documents.ErrNotFound)
+	_, err = s.Open(ctx, d1.ID)
+	require.ErrorIs(t, err, documents.ErrNotFound)
+	for _, j := range []string{"job-a", "job-b"} {
+		_, err = s.GetText(ctx, documents.PageKey(j, 1))
+		require.ErrorIs(t, err, documents.ErrNotFound, j)
+		_, err = s.GetText(ctx, "jobs/"+j+"/entities.json")
+		require.ErrorIs(t, err, documents.ErrNotFound, j)
+	}
+	text, err := s.GetText(ctx, documents.PageKey("job-c", 1))
+	require.NoError(t, err)
+	require.Equal(t, "text of job-c", text)
+	_, err = s.Get(ctx, d2.ID)
+	require.NoError(t, err)
+	list, _, err := s.List(ctx, "", 10, "")
+	require.NoError(t, err)
+	require.Equal(t, []documents.Document{d2}, list)
+	require.ErrorIs(t, s.Delete(ctx, d1.ID), documents.ErrNotFound)
+
+	// Uploaded again, it is a new document.
+	_, created, err := s.Put(ctx, bytes.NewReader(one), "1.png", 1<<20)
+	require.NoError(t, err)
+	require.True(t, created)
+}

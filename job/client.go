@@ -74,11 +74,13 @@ type Client struct {
 
 	recentOnce sync.Once
 	recent     *expirable.LRU[string, startedJob]
+	openOnce   sync.Once
+	open       *expirable.LRU[string, int64]
 }
 
 // startedJob is what a client remembers of a job it started.
 type startedJob struct {
-	jobType, runID string
+	jobType, runID, tenant string
 }
 
 // Jobs this client started are remembered for a while (bounded in number
@@ -102,6 +104,10 @@ type StartRequest struct {
 	Timeout string `json:"timeout,omitempty"`
 	// IdempotencyKey makes the start idempotent (the Idempotency-Key header).
 	IdempotencyKey string `json:"-"`
+	// Priority is Temporal's priority key of the job and its steps, from
+	// PriorityHighest (1, runs first) to PriorityLowest (5); 0 means
+	// PriorityDefault.
+	Priority int `json:"priority,omitempty"`
 }
 
 // MaxTimeout is the longest time a job may be given.
@@ -109,9 +115,10 @@ const MaxTimeout = 7 * 24 * time.Hour
 
 // Prepared is a validated StartRequest.
 type Prepared struct {
-	Type    string
-	Input   Input
-	Timeout time.Duration
+	Type     string
+	Input    Input
+	Timeout  time.Duration
+	Priority int
 	// Fingerprint identifies the request's content for idempotency checks.
 	Fingerprint string
 }
@@ -138,6 +145,9 @@ func (c *Client) Prepare(req StartRequest) (Prepared, error) {
 		}
 		timeout = d
 	}
+	if req.Priority != 0 && (req.Priority < PriorityHighest || req.Priority > PriorityLowest) {
+		return Prepared{}, &InputError{"priority", fmt.Sprintf("must be between %d (first) and %d", PriorityHighest, PriorityLowest)}
+	}
 	normalized, err := json.Marshal(in)
 	if err != nil {
 		return Prepared{}, fmt.Errorf("encode input: %w", err)
@@ -149,8 +159,14 @@ func (c *Client) Prepare(req StartRequest) (Prepared, error) {
 	if req.Timeout != "" {
 		asked = timeout
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s", req.Type, normalized, asked))
-	return Prepared{Type: req.Type, Input: in, Timeout: timeout, Fingerprint: hex.EncodeToString(sum[:])}, nil
+	fp := fmt.Appendf(nil, "%s\x00%s\x00%s", req.Type, normalized, asked)
+	if req.Priority != 0 {
+		// Only when asked, so that fingerprints of requests without a
+		// priority stay what they were.
+		fp = fmt.Appendf(fp, "\x00priority=%d", req.Priority)
+	}
+	sum := sha256.Sum256(fp)
+	return Prepared{Type: req.Type, Input: in, Timeout: timeout, Priority: req.Priority, Fingerprint: hex.EncodeToString(sum[:])}, nil
 }
 
 // Start starts a job. It returns the job's view and whether this call
@@ -165,9 +181,17 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 			return View{}, false, err
 		}
 	}
+	tenant := ScopeOf(ctx).Tenant
+	if tenant != "" && !ValidTenant(tenant) {
+		return View{}, false, fmt.Errorf("start job: invalid tenant %q", tenant)
+	}
 	id := uuid.NewString()
 	if req.IdempotencyKey != "" {
-		id = uuid.NewSHA1(idempotencyNamespace, []byte(req.IdempotencyKey)).String()
+		id = idempotentID(tenant, req.IdempotencyKey)
+	}
+	attrs := []temporal.SearchAttributeUpdate{statusKey.ValueSet(string(StatusQueued))}
+	if tenant != "" {
+		attrs = append(attrs, tenantKey.ValueSet(tenant))
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,
@@ -176,8 +200,12 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(statusKey.ValueSet(string(StatusQueued))),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
 		Memo:                                     map[string]any{memoInput: p.Input, memoRequest: p.Fingerprint},
+		// The tenant is the fairness key of the workflow's tasks and, by
+		// inheritance, of every step's: one tenant's backlog does not hold
+		// another's jobs behind it. Steps inherit the priority too.
+		Priority: temporal.Priority{PriorityKey: p.Priority, FairnessKey: tenant},
 	}
 	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
@@ -188,8 +216,8 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		// It has no created_at: the job's clock is its workflow's start
 		// time, which the start call does not return, and a time taken
 		// here would differ from the one every later read shows.
-		v := View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input}
-		c.recentStarts().Add(id, startedJob{jobType: p.Type, runID: run.GetRunID()})
+		v := View{ID: id, Type: p.Type, Status: StatusQueued, Input: p.Input, Tenant: tenant, Priority: p.Priority}
+		c.recentStarts().Add(id, startedJob{jobType: p.Type, runID: run.GetRunID(), tenant: tenant})
 		return v, true, nil
 	case errors.As(err, &already) && req.IdempotencyKey != "":
 		desc, err := c.describe(ctx, id)
@@ -214,6 +242,17 @@ func (c *Client) Get(ctx context.Context, id string) (View, error) {
 		return View{}, err
 	}
 	return c.viewOf(ctx, desc)
+}
+
+// Owner returns the tenant of a job ("" when it has none): the API reads a
+// job's stored outputs from its tenant's part of the blob store. A job out
+// of the caller's scope is ErrNotFound.
+func (c *Client) Owner(ctx context.Context, id string) (string, error) {
+	desc, err := c.describe(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return tenantOf(desc.GetWorkflowExecutionInfo()), nil
 }
 
 // Cancel asks a running job to stop and returns its view.
@@ -249,7 +288,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (View, error) {
 // With a result, only the view's id, type and status are certain to be set.
 func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (View, json.RawMessage, error) {
 	var raw json.RawMessage
-	if known, ok := c.recentStarts().Get(id); ok && wait > 0 {
+	if known, ok := c.recentStarts().Get(id); ok && wait > 0 && ScopeOf(ctx).sees(known.tenant) {
 		// This client started the job moments ago and knows its type and
 		// run: wait on the result straight away. A client that submits and
 		// then waits (the common case) costs Temporal one call instead of
@@ -259,7 +298,7 @@ func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (Vie
 		err := c.Temporal.GetWorkflow(waitCtx, id, known.runID).Get(waitCtx, &raw)
 		cancel()
 		if err == nil {
-			return View{ID: id, Type: known.jobType, Status: StatusSucceeded}, raw, nil
+			return View{ID: id, Type: known.jobType, Status: StatusSucceeded, Tenant: known.tenant}, raw, nil
 		}
 		if ctx.Err() != nil {
 			return View{}, nil, ctx.Err()
@@ -306,8 +345,11 @@ func (c *Client) Result(ctx context.Context, id string, wait time.Duration) (Vie
 
 // ListRequest filters and pages a job list.
 type ListRequest struct {
-	Status    Status
-	Type      string
+	Status Status
+	Type   string
+	// Tenant narrows a list in the AllJobs scope to one tenant's jobs; in a
+	// tenant's scope the list is that tenant's whatever it says.
+	Tenant    string
 	PageSize  int
 	PageToken string
 }
@@ -324,7 +366,13 @@ func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, err
 	if req.Status != "" && !req.Status.Valid() {
 		return nil, "", &InputError{"status", fmt.Sprintf("must be one of %v", Statuses)}
 	}
-	query := listQuery(c.Kinds, req)
+	scope := ScopeOf(ctx)
+	if !scope.All {
+		req.Tenant = scope.Tenant
+	} else if req.Tenant != "" && !ValidTenant(req.Tenant) {
+		return nil, "", &InputError{"tenant", "must be a tenant name (lower-case letters, digits, '-' and '_')"}
+	}
+	query := listQuery(c.Kinds, req, !scope.All)
 	var token []byte
 	if req.PageToken != "" {
 		t, ok := pagetoken.Open(query, req.PageToken)
@@ -357,7 +405,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) ([]View, string, err
 
 // listQuery builds the visibility query of a list request. Only known
 // values reach it, so nothing from the request is interpolated unchecked.
-func listQuery(kinds Kinds, req ListRequest) string {
+func listQuery(kinds Kinds, req ListRequest, scoped bool) string {
 	types := kinds.Names()
 	if req.Type != "" {
 		types = []string{req.Type}
@@ -367,6 +415,13 @@ func listQuery(kinds Kinds, req ListRequest) string {
 		quoted[i] = "'" + t + "'"
 	}
 	q := []string{"WorkflowType IN (" + strings.Join(quoted, ", ") + ")"}
+	switch {
+	case req.Tenant != "":
+		q = append(q, TenantSearchAttribute+" = '"+req.Tenant+"'")
+	case scoped:
+		// The scope of jobs without a tenant.
+		q = append(q, TenantSearchAttribute+" IS NULL")
+	}
 	switch req.Status {
 	case StatusQueued:
 		q = append(q, "ExecutionStatus = 'Running'", "("+StatusSearchAttribute+" IS NULL OR "+StatusSearchAttribute+" = 'QUEUED')")
@@ -398,6 +453,10 @@ func (c *Client) describe(ctx context.Context, id string) (*workflowservice.Desc
 		return nil, fmt.Errorf("describe job %s: %w", id, classify(err))
 	}
 	if _, ok := c.Kinds.Lookup(desc.GetWorkflowExecutionInfo().GetType().GetName()); !ok {
+		return nil, ErrNotFound
+	}
+	if !ScopeOf(ctx).sees(tenantOf(desc.GetWorkflowExecutionInfo())) {
+		// Another tenant's job is not found, as if it did not exist.
 		return nil, ErrNotFound
 	}
 	return desc, nil
@@ -451,9 +510,17 @@ func (c *Client) failureOf(ctx context.Context, id string) *Error {
 	return &e
 }
 
+// tenantOf is the tenant of a job's workflow; "" when it has none.
+func tenantOf(info *workflowpb.WorkflowExecutionInfo) string {
+	var t string
+	_ = decodePayload(info.GetSearchAttributes().GetIndexedFields()[TenantSearchAttribute], &t)
+	return t
+}
+
 // summaryOf is what visibility alone says of a job.
 func summaryOf(info *workflowpb.WorkflowExecutionInfo) View {
-	v := View{ID: info.GetExecution().GetWorkflowId(), Type: info.GetType().GetName()}
+	v := View{ID: info.GetExecution().GetWorkflowId(), Type: info.GetType().GetName(), Tenant: tenantOf(info)}
+	v.Priority = int(info.GetPriority().GetPriorityKey())
 	if t := info.GetStartTime(); t != nil {
 		ts := t.AsTime().UTC().Truncate(TimePrecision)
 		v.CreatedAt = &ts
@@ -531,6 +598,46 @@ func settle(v *View, info *workflowpb.WorkflowExecutionInfo, pending []*workflow
 			v.StartedAt = s.StartedAt
 		}
 	}
+}
+
+// idempotentID derives a job id from an idempotency key, per tenant: two
+// tenants sending the same key get two jobs. Jobs without a tenant keep
+// the derivation they always had.
+func idempotentID(tenant, key string) string {
+	if tenant == "" {
+		return uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
+	}
+	return uuid.NewSHA1(idempotencyNamespace, []byte(tenant+"\x00"+key)).String()
+}
+
+// openJobsTTL is how long a tenant's count of open jobs is reused: the
+// quota may lag by this much plus Temporal's visibility delay.
+const openJobsTTL = time.Second
+
+// OpenJobs counts the unfinished jobs of a tenant in Temporal visibility, so
+// that the count holds across API replicas. A count younger than
+// openJobsTTL is reused, which bounds the calls a busy tenant causes.
+func (c *Client) OpenJobs(ctx context.Context, tenant string) (int64, error) {
+	c.openOnce.Do(func() { c.open = expirable.NewLRU[string, int64](recentJobs, nil, openJobsTTL) })
+	if n, ok := c.open.Get(tenant); ok {
+		return n, nil
+	}
+	if !ValidTenant(tenant) {
+		return 0, fmt.Errorf("count open jobs: invalid tenant %q", tenant)
+	}
+	quoted := make([]string, len(c.Kinds))
+	for i, name := range c.Kinds.Names() {
+		quoted[i] = "'" + name + "'"
+	}
+	resp, err := c.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Query: "WorkflowType IN (" + strings.Join(quoted, ", ") + ") AND ExecutionStatus = 'Running' AND " +
+			TenantSearchAttribute + " = '" + tenant + "'",
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count open jobs of %s: %w", tenant, classify(err))
+	}
+	c.open.Add(tenant, resp.GetCount())
+	return resp.GetCount(), nil
 }
 
 func decodePayload(p *commonpb.Payload, into any) error {

@@ -195,7 +195,10 @@ type DocumentResult struct {
 
 // OCRInput is the input of the ocr step.
 type OCRInput struct {
-	JobID      string `json:"job_id"`
+	JobID string `json:"job_id"`
+	// Tenant is the job's tenant, whose part of the blob store holds the
+	// document and receives the page texts; "" for jobs without one.
+	Tenant     string `json:"tenant,omitempty"`
 	DocumentID string `json:"document_id"`
 	Language   string `json:"language"`
 }
@@ -204,7 +207,9 @@ type OCRInput struct {
 // steps after OCR.
 type TextInput struct {
 	JobID string `json:"job_id"`
-	Pages int    `json:"pages"`
+	// Tenant is the job's tenant (see OCRInput.Tenant).
+	Tenant string `json:"tenant,omitempty"`
+	Pages  int    `json:"pages"`
 	// MaxWords bounds a summary; 0 means DefaultSummaryWords.
 	MaxWords int `json:"max_words,omitempty"`
 }

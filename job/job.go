@@ -58,10 +58,15 @@ func (s Status) Valid() bool {
 // query with it, and the API adds what only the server knows (whether a
 // pending step has been picked up by a worker, close time, terminal status).
 type View struct {
-	ID         string     `json:"id"`
-	Type       string     `json:"type"`
-	Status     Status     `json:"status"`
-	Input      any        `json:"input,omitempty"`
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	Status Status `json:"status"`
+	Input  any    `json:"input,omitempty"`
+	// Tenant is the tenant the job belongs to; absent for jobs started
+	// without one (the temporal CLI, the starter, an API without keys).
+	Tenant string `json:"tenant,omitempty"`
+	// Priority is the job's priority key when it asked for one.
+	Priority   int        `json:"priority,omitempty"`
 	CreatedAt  *time.Time `json:"created_at,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`

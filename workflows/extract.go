@@ -17,13 +17,13 @@ func Extract(ctx workflow.Context, in job.ExtractInput) (job.ExtractResult, erro
 	}
 	info := workflow.GetInfo(ctx)
 	res := job.ExtractResult{DocumentID: in.DocumentID}
-	ocrOut, _, err := runStep(ctx, r, steps.OCR, job.OCRInput{JobID: info.WorkflowExecution.ID, DocumentID: in.DocumentID, Language: in.Language})
+	ocrOut, _, err := runStep(ctx, r, steps.OCR, job.OCRInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, DocumentID: in.DocumentID, Language: in.Language})
 	if err != nil {
 		return finish(ctx, r, res, err)
 	}
 	res.Pages = ocrOut.Pages
 	out, _, err := runStep(ctx, r, steps.Extract, job.ExtractTextInput{
-		TextInput:  job.TextInput{JobID: info.WorkflowExecution.ID, Pages: ocrOut.Pages},
+		TextInput:  job.TextInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, Pages: ocrOut.Pages},
 		DocumentID: in.DocumentID, Schema: in.Schema, Instructions: in.Instructions,
 	})
 	if err != nil {

@@ -16,6 +16,9 @@ import (
 // statusKey is the typed key of job.StatusSearchAttribute.
 var statusKey = temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute)
 
+// tenantKey is the typed key of job.TenantSearchAttribute.
+var tenantKey = temporal.NewSearchAttributeKeyKeyword(job.TenantSearchAttribute)
+
 // jobRun keeps the job view of one workflow run and answers the status
 // query with it.
 type jobRun struct {
@@ -32,11 +35,15 @@ type jobRun struct {
 func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) {
 	info := workflow.GetInfo(ctx)
 	created := info.WorkflowStartTime.UTC().Truncate(job.TimePrecision)
+	// The tenant is set when the job starts and never changes; a job
+	// started without one (the temporal CLI) has none.
+	tenant, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(tenantKey)
 	r := &jobRun{view: job.View{
 		ID:        info.WorkflowExecution.ID,
 		Type:      jobType,
 		Status:    job.StatusQueued,
 		Input:     in,
+		Tenant:    tenant,
 		CreatedAt: &created,
 		Steps:     []job.Step{},
 	}}

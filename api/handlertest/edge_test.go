@@ -220,7 +220,7 @@ func TestRouteMethods(t *testing.T) {
 		{"/jobs/00000000-0000-0000-0000-000000000000/results", "GET, HEAD"},
 		{"/jobs/00000000-0000-0000-0000-000000000000/pages/1", "GET, HEAD"},
 		{"/documents", "GET, HEAD, POST"},
-		{"/documents/" + strings.Repeat("a", 64), "GET, HEAD"},
+		{"/documents/" + strings.Repeat("a", 64), "GET, HEAD, DELETE"},
 		{"/documents/" + strings.Repeat("a", 64) + "/content", "GET, HEAD"},
 		{"/healthz", "GET, HEAD"},
 		{"/readyz", "GET, HEAD"},

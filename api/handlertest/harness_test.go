@@ -74,6 +74,16 @@ func (j *recordingJobs) Start(_ context.Context, req job.StartRequest) (job.View
 	return job.View{ID: uuid.NewString(), Type: p.Type, Status: job.StatusQueued, Input: p.Input}, true, nil
 }
 
+func (j *recordingJobs) Owner(_ context.Context, id string) (string, error) {
+	j.record(jobCall{Method: "Owner", ID: id})
+	return "", job.ErrNotFound
+}
+
+func (j *recordingJobs) OpenJobs(_ context.Context, tenant string) (int64, error) {
+	j.record(jobCall{Method: "OpenJobs", ID: tenant})
+	return 0, nil
+}
+
 func (j *recordingJobs) Get(_ context.Context, id string) (job.View, error) {
 	j.record(jobCall{Method: "Get", ID: id})
 	return job.View{}, job.ErrNotFound

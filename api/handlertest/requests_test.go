@@ -62,7 +62,7 @@ func TestRejectedBeforeTheJobClient(t *testing.T) {
 		{"duplicate name", "POST", "/jobs", "", []byte(`{"type":"wordcount","type":"sum","input":{"start":1,"end":2}}`), nil, 400, ""},
 		{"duplicate input name", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"start":1,"end":2,"end":3}}`), nil, 400, ""},
 		{"not an object", "POST", "/jobs", "", []byte(`[1,2]`), nil, 400, ""},
-		{"unknown top-level field", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"start":1,"end":2},"priority":1}`), nil, 400, ""},
+		{"unknown top-level field", "POST", "/jobs", "", []byte(`{"type":"sum","input":{"start":1,"end":2},"priorty":1}`), nil, 400, ""},
 		{"trailing data", "POST", "/jobs", "", append(append([]byte{}, sum...), " {}"...), nil, 400, ""},
 		{"empty body", "POST", "/jobs", "", []byte(``), nil, 400, ""},
 		{"idempotency key too long", "POST", "/jobs", "", sum, http.Header{"Idempotency-Key": {strings.Repeat("k", 300)}}, 400, "Idempotency-Key"},
@@ -245,7 +245,7 @@ func TestDocumentUploadErrors(t *testing.T) {
 			h.requireNoJobCalls(t)
 		})
 	}
-	for _, path := range []string{"/documents/" + strings.Repeat("a", 64), "/documents/nope", "/documents/nope/content", "/jobs/" + uuid.NewString() + "/pages/1"} {
+	for _, path := range []string{"/documents/" + strings.Repeat("a", 64), "/documents/nope", "/documents/nope/content"} {
 		t.Run("GET "+path, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
@@ -255,6 +255,20 @@ func TestDocumentUploadErrors(t *testing.T) {
 			h.requireNoJobCalls(t)
 		})
 	}
+	// A job's page is read only once the job is known to be the caller's
+	// (it names the tenant whose part of the store holds the page).
+	t.Run("GET /jobs/{id}/pages/1", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := uuid.NewString()
+		r := h.call(t, http.MethodGet, "/jobs/"+id+"/pages/1", nil, nil)
+		require.Equal(t, http.StatusNotFound, r.Status)
+		r.Problem(t)
+		calls := h.jobs.Calls()
+		require.Len(t, calls, 1)
+		require.Equal(t, "Owner", calls[0].Method)
+		require.Equal(t, id, calls[0].ID)
+	})
 }
 
 // /healthz, /openapi.json and the Swagger UI need nothing; /readyz is

@@ -41,6 +41,15 @@ func run() error {
 	}
 	log := cfg.Logger()
 	slog.SetDefault(log)
+	// Keys first: an API that would serve without them where it must not
+	// stops before it dials anything.
+	keys, err := auth.Setup(cfg.APIKeysFile, cfg.Auth, cfg.HTTPAddr, log)
+	if err != nil {
+		return err
+	}
+	if keys != nil {
+		defer keys.Close()
+	}
 	c, err := cfg.Dial(log, config.Identity("api"), true)
 	if err != nil {
 		return err
@@ -61,6 +70,7 @@ func run() error {
 	docs.Engine = &ocr.Engine{}
 
 	srv := api.New(c, cfg, docs, log)
+	srv.Keys = keys
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
