@@ -85,6 +85,9 @@ type Server struct {
 	// without keys, every request seeing every job (auth.Setup allows it
 	// only on loopback or with DOCKET_AUTH=off).
 	Keys *auth.Keyring
+	// CORSOrigins are the browser origins allowed to call the API
+	// (DOCKET_CORS_ORIGINS); none: no cross-origin calls.
+	CORSOrigins []string
 	// Ready reports whether the job engine answers (GET /readyz). When nil,
 	// a *job.Client's Temporal is asked; any other Jobs is never ready, so
 	// that a server wired without a check does not claim to be.
@@ -156,7 +159,7 @@ func (s *Server) Handler() http.Handler {
 			req.Method+" is not allowed here; allowed: "+strings.Join(allow, ", "), nil)
 	})
 	r.Use(s.recoverer, s.logRequests, cleanPaths)
-	return r
+	return s.withCORS(r)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

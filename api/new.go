@@ -28,6 +28,7 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 		MaxDocumentBytes: cfg.MaxDocumentBytes,
 		Log:              log,
 		CallTimeout:      DefaultCallTimeout,
+		CORSOrigins:      cfg.CORSOrigins,
 	}
 }
 

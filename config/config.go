@@ -8,6 +8,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"net"
 	"net/netip"
 	"os"
@@ -96,6 +97,11 @@ type Config struct {
 	// that turning authentication off on a reachable address is a
 	// deliberate setting rather than a forgotten keys file.
 	Auth string `env:"DOCKET_AUTH"`
+	// CORSOrigins are the browser origins allowed to call the API
+	// (exact, such as https://app.example.com; "*" allows any, and is
+	// safe because the API's credential is a header, never a cookie).
+	// Empty: no cross-origin calls.
+	CORSOrigins []string `env:"DOCKET_CORS_ORIGINS" envSeparator:","`
 }
 
 // gRPC compression settings.
@@ -144,12 +150,25 @@ func parse(opts env.Options) (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("DOCKET_GRPC_COMPRESSION=%q: want auto, gzip or none", c.GRPCCompression)
 	}
+	for _, o := range c.CORSOrigins {
+		if o != "*" && !validOrigin(o) {
+			return Config{}, fmt.Errorf("DOCKET_CORS_ORIGINS: %q is not an origin (scheme://host[:port], no path) or *", o)
+		}
+	}
 	switch c.Auth {
 	case "", AuthOff:
 	default:
 		return Config{}, fmt.Errorf("DOCKET_AUTH=%q: want off or nothing (unset: API keys are required except on a loopback address)", c.Auth)
 	}
 	return c, nil
+}
+
+// validOrigin reports whether o is a browser origin: an http or https URL
+// of only a scheme, a host and maybe a port.
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // BlobStoreURL is the blob store URL, defaulting to a folder under DataDir.

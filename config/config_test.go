@@ -95,3 +95,30 @@ func TestDefaultsIgnoreTheEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, d, loaded, "Load in an empty environment gives the defaults")
 }
+
+func TestLoadCORSOrigins(t *testing.T) {
+	for _, tc := range []struct {
+		env     string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"https://app.example.com", []string{"https://app.example.com"}, false},
+		{"https://app.example.com,http://localhost:5173", []string{"https://app.example.com", "http://localhost:5173"}, false},
+		{"*", []string{"*"}, false},
+		{"app.example.com", nil, true},
+		{"https://app.example.com/", nil, true},
+		{"ftp://app.example.com", nil, true},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			t.Setenv("DOCKET_CORS_ORIGINS", tc.env)
+			c, err := config.Load()
+			if tc.wantErr {
+				require.ErrorContains(t, err, "DOCKET_CORS_ORIGINS")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, c.CORSOrigins)
+		})
+	}
+}

@@ -46,6 +46,14 @@ func router() (routers.Router, error) {
 	return specRouter, specErr
 }
 
+// Document is the API's OpenAPI document, loaded.
+func Document(t testing.TB) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(api.Spec())
+	require.NoError(t, err)
+	return doc
+}
+
 // Response is a finished HTTP exchange whose answer has been checked
 // against the OpenAPI document.
 type Response struct {
