@@ -308,3 +308,34 @@ func TestKeyLimits(t *testing.T) {
 }
 
 func testdocsPNG(lines []string) ([]byte, error) { return testdocs.PNG(lines, 32) }
+
+// A job started with the temporal CLI belongs to the tenant named by its
+// DocketTenant search attribute (as the README shows), and one started
+// without it belongs to no tenant: only admin keys see it.
+func TestTenantOfCLIJobs(t *testing.T) {
+	ta := startTenantAPI(t, []tenantKey{
+		{id: "acme", tenant: "acme", scopes: allScopes},
+		{id: "beta", tenant: "beta", scopes: allScopes},
+		{id: "admin", scopes: []auth.Scope{auth.ScopeAdmin}},
+	})
+	owned, orphan := "cli-acme-"+uuid.NewString(), "cli-none-"+uuid.NewString()
+	_, err := stack.server.CLIOutput(t.Context(), "workflow", "start", "--type", "sum", "--task-queue", taskQueue,
+		"--workflow-id", owned, "--input", `{"start":1,"end":3}`,
+		"--search-attribute", job.TenantSearchAttribute+`="acme"`, "--fairness-key", "acme")
+	require.NoError(t, err)
+	_, err = stack.server.CLIOutput(t.Context(), "workflow", "start", "--type", "sum", "--task-queue", taskQueue,
+		"--workflow-id", orphan, "--input", `{"start":1,"end":3}`)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		key, id string
+		want    int
+	}{
+		{"acme", owned, http.StatusOK}, {"beta", owned, http.StatusNotFound}, {"admin", owned, http.StatusOK},
+		{"acme", orphan, http.StatusNotFound}, {"beta", orphan, http.StatusNotFound}, {"admin", orphan, http.StatusOK},
+	} {
+		r := ta.as(t, tc.key, http.MethodGet, "/jobs/"+tc.id+"/results?wait=30s", nil, nil)
+		require.Equal(t, tc.want, r.Status, "%s reading %s: %s", tc.key, tc.id, r.Body)
+	}
+	v := ta.as(t, "acme", http.MethodGet, "/jobs/"+owned, nil, nil).view(t)
+	require.Equal(t, "acme", v.Tenant)
+}
