@@ -40,6 +40,11 @@ TEMPORAL_ADDR=127.0.0.1:$DOCKET_CLUSTER_TEMPORAL_PORT
 NAMESPACE=default
 TASK_QUEUE=${DOCKET_TASK_QUEUE:-docket}
 RETENTION=${DOCKET_CLUSTER_RETENTION:-72h}
+# The APIs serve with keys (auth on, as in production): the keys file and
+# the secret of the cluster's one key, made on first start (or from
+# DOCKET_CLUSTER_API_KEY when that is set), live under the data folder.
+KEYS_FILE=$DATA/keys.json
+KEY_FILE=$DATA/api-key
 
 TEMPORAL_SERVER_VERSION=${TEMPORAL_SERVER_VERSION:-v1.29.1}
 TOOLS=$ROOT/.tools
@@ -308,7 +313,8 @@ start_one() {
     api-*)
       port=$(api_port "$name")
       port_free "$port" || die "port $port ($name) is in use; set DOCKET_CLUSTER_API_PORTS"
-      launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" "$BIN/docket-api" ;;
+      ensure_key
+      launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" DOCKET_API_KEYS_FILE="$KEYS_FILE" "$BIN/docket-api" ;;
   esac
   wait_ready "$name" "$(<"$RUN/$name.pid")"
 }
@@ -355,6 +361,28 @@ check_tools() {
   done
 }
 
+# ensure_key makes the cluster's API key on first start: the one given in
+# DOCKET_CLUSTER_API_KEY, or a new one from `docket-api keys new`, for
+# tenant "default" with every scope but admin. The secret is kept in
+# $KEY_FILE (mode 0600) for `cluster.sh env` and printed once.
+ensure_key() {
+  [[ -s $KEYS_FILE && -s $KEY_FILE ]] && return 0
+  mkdir -p "$DATA"
+  local secret
+  if [[ -n ${DOCKET_CLUSTER_API_KEY:-} ]]; then
+    secret=$DOCKET_CLUSTER_API_KEY
+    (umask 077 && printf '{"keys": [{"id": "cluster", "tenant": "default", "scopes": ["jobs:read", "jobs:write", "documents:read", "documents:write"], "sha256": "%s"}]}\n' \
+      "$(printf '%s' "$secret" | sha256sum | cut -d' ' -f1)" >"$KEYS_FILE")
+  else
+    rm -f "$KEYS_FILE"
+    secret=$("$BIN/docket-api" keys new --id cluster --tenant default \
+      --scopes jobs:read,jobs:write,documents:read,documents:write --file "$KEYS_FILE" 2>/dev/null | head -n1) ||
+      die "docket-api keys new failed"
+    log "made the cluster's API key (shown once here; kept in ${KEY_FILE#"$ROOT"/}): $secret"
+  fi
+  (umask 077 && printf '%s\n' "$secret" >"$KEY_FILE")
+}
+
 start_all() {
   local name
   check_tools
@@ -384,7 +412,8 @@ Docket cluster is running (state and logs in ${DATA#"$ROOT"/}/).
   Workers       ${WORKERS[*]}
   Blobs         ${DATA#"$ROOT"/}/blobs  (uploads and document outputs, shared by the APIs and workers)
   Logs          ${LOGS#"$ROOT"/}/{postgres,temporal,ui,worker-1,worker-2,api-1,api-2}.log
-  Try           curl -s -X POST 127.0.0.1:${API_PORTS[0]}/jobs -H 'Content-Type: application/json' -d '{"type":"sum","input":{"start":1,"end":100}}'
+  API key       in ${KEY_FILE#"$ROOT"/} (tenant default; keys file ${KEYS_FILE#"$ROOT"/}, add keys with bin/docket-api keys new --file)
+  Try           curl -s -X POST 127.0.0.1:${API_PORTS[0]}/jobs -H "Authorization: Bearer \$(cat ${KEY_FILE#"$ROOT"/})" -H 'Content-Type: application/json' -d '{"type":"sum","input":{"start":1,"end":100}}'
   Chaos         make chaos        Stop: make cluster-stop (or Ctrl-C where \`make cluster\` runs)
 MSG
 }
@@ -460,6 +489,7 @@ case $cmd in
     echo "DOCKET_CLUSTER_APIS=${APIS[*]}"
     echo "DOCKET_CLUSTER_API_URLS=$(for p in "${API_PORTS[@]}"; do printf 'http://127.0.0.1:%s ' "$p"; done | sed 's/ $//')"
     echo "DOCKET_CLUSTER_WORKERS=${WORKERS[*]}"
+    [[ -s $KEY_FILE ]] && echo "DOCKET_CLUSTER_API_KEY=$(<"$KEY_FILE")"
     ;;
   start-one) start_one "${2:?component}" ;;
   stop-one) stop_one "${2:?component}" ;;

@@ -35,6 +35,9 @@ import (
 type Topology interface {
 	// APIURLs are the base URLs of the API replicas, in the order of APIs.
 	APIURLs() []string
+	// APIKey is the bearer key the replicas accept; "" when they serve
+	// without keys.
+	APIKey() string
 	// APIs and Workers name the components Start, Stop and Kill act on.
 	APIs() []string
 	Workers() []string
@@ -194,7 +197,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, fmt.Errorf("chaos needs two API replicas and two workers, got %d and %d",
 			len(cfg.Topology.APIURLs()), len(cfg.Topology.Workers()))
 	}
-	r := &runner{cfg: cfg, api: newAPIClient(cfg.Topology.APIURLs()), out: cfg.Out}
+	r := &runner{cfg: cfg, api: newAPIClient(cfg.Topology.APIURLs(), cfg.Topology.APIKey()), out: cfg.Out}
 	scenarios := []struct {
 		n    int
 		name string

@@ -23,18 +23,34 @@ type apiClient struct {
 	http *http.Client
 }
 
-func newAPIClient(urls []string) *apiClient {
+func newAPIClient(urls []string, key string) *apiClient {
 	return &apiClient{
 		urls: urls,
 		http: &http.Client{
 			Timeout: 20 * time.Second,
-			Transport: &http.Transport{
+			Transport: bearer{key: key, next: &http.Transport{
 				Proxy:               nil, // loopback only, whatever the environment says
 				MaxIdleConnsPerHost: 16,
 				IdleConnTimeout:     30 * time.Second,
-			},
+			}},
 		},
 	}
+}
+
+// bearer sends the API key with every request of the client, so that no
+// call site can forget it.
+type bearer struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if b.key == "" {
+		return b.next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.key)
+	return b.next.RoundTrip(req)
 }
 
 // attempt is one HTTP exchange of a submission.

@@ -34,6 +34,9 @@ type devTopology struct {
 	port     int
 	apiPorts []int
 	temporal client.Client
+	// key is the API replicas' one key, of tenant "chaos": the short run
+	// goes through authentication and tenant scoping as production does.
+	key, keysFile string
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -60,9 +63,20 @@ func newDevTopology(t *testing.T, cli string) *devTopology {
 	}
 	d.port = freePort(t)
 	d.apiPorts = []int{freePort(t), freePort(t)}
+	d.keysFile = filepath.Join(dir, "keys.json")
+	cmd := exec.Command(d.api, "keys", "new", "--tenant", "chaos", "--scopes",
+		"jobs:read,jobs:write,documents:read,documents:write", "--file", d.keysFile)
+	cmd.Env = d.env()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("docket-api keys new: %v", err)
+	}
+	d.key = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	t.Cleanup(d.killAll)
 	return d
 }
+
+func (d *devTopology) APIKey() string { return d.key }
 
 func repoRoot(t *testing.T) string {
 	dir, err := os.Getwd()
@@ -127,6 +141,8 @@ func (d *devTopology) Start(ctx context.Context, name string) error {
 			"--db-filename", filepath.Join(d.dir, "temporal.db"),
 			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=NORMAL",
 			"--search-attribute", job.StatusSearchAttribute+"=Keyword",
+			"--search-attribute", job.TenantSearchAttribute+"=Keyword",
+			"--dynamic-config-value", "matching.enableFairness=true",
 			"--log-level", "error")
 		cmd.Env = d.env()
 	case strings.HasPrefix(name, "worker-"):
@@ -138,7 +154,7 @@ func (d *devTopology) Start(ctx context.Context, name string) error {
 			port = d.apiPorts[1]
 		}
 		cmd = exec.Command(d.api)
-		cmd.Env = d.env(fmt.Sprintf("DOCKET_HTTP_ADDR=127.0.0.1:%d", port))
+		cmd.Env = d.env(fmt.Sprintf("DOCKET_HTTP_ADDR=127.0.0.1:%d", port), "DOCKET_API_KEYS_FILE="+d.keysFile)
 	default:
 		return fmt.Errorf("unknown component %s", name)
 	}

@@ -75,7 +75,7 @@ func TestFinishCountsLossesAndDuplicates(t *testing.T) {
 	temporal := fakeTemporal{runs: []string{"ok-1", "ok-2", "ok-2", "failed", "stuck", "dup-a", "dup-b", "stranger"}}
 	r := &runner{
 		cfg: Config{Temporal: temporal, Scale: Scale{JobDeadline: 2 * time.Second}},
-		api: newAPIClient([]string{api.URL}),
+		api: newAPIClient([]string{api.URL}, ""),
 		out: io.Discard,
 	}
 	res := r.finish(context.Background(), Result{}, subs, time.Now())

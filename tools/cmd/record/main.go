@@ -263,8 +263,10 @@ func (r *recorder) waitRunning(ctx context.Context, id string) error {
 }
 
 // document uploads a generated document and runs a document job over it.
+// The job's tenant is the scope of ctx, and the document goes to that
+// tenant's part of the store.
 func (r *recorder) document(ctx context.Context, data []byte, steps string, want job.Status) (string, error) {
-	d, _, err := r.docs.Put(ctx, bytes.NewReader(data), "recorded.pdf", 10<<20)
+	d, _, err := r.docs.ForTenant(job.ScopeOf(ctx).Tenant).Put(ctx, bytes.NewReader(data), "recorded.pdf", 10<<20)
 	if err != nil {
 		return "", err
 	}
@@ -326,6 +328,19 @@ var recordings = []recording{
 		}
 	}},
 	{"document-ocr", documentRecording(`["ocr"]`)},
+	// A tenant's job: DocketTenant and the fairness key set at start, the
+	// tenant passed to the steps, its document in the tenant's part.
+	{"document-ocr-entities-tenant", func(ctx context.Context, r *recorder) (string, error) {
+		return documentRecording(`["ocr","entities"]`)(job.WithScope(ctx, job.TenantScope("acme")), r)
+	}},
+	{"sum-succeeded-tenant-priority", func(ctx context.Context, r *recorder) (string, error) {
+		v, _, err := r.jobs.Start(job.WithScope(ctx, job.TenantScope("acme")),
+			job.StartRequest{Type: job.TypeSum, Input: json.RawMessage(`{"start":1,"end":100}`), Priority: 2})
+		if err != nil {
+			return "", err
+		}
+		return r.finish(ctx, v.ID, job.StatusSucceeded)
+	}},
 	{"document-ocr-entities", documentRecording(`["ocr","entities"]`)},
 	{"document-ocr-summarize", documentRecording(`["ocr","summarize"]`)},
 	{"document-all-steps", documentRecording(`["ocr","entities","summarize"]`)},
