@@ -8,9 +8,9 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"

@@ -52,10 +52,11 @@ func runScript(ctx context.Context, script string, limit time.Duration, args ...
 	return stdout.String(), nil
 }
 
-func (t *ScriptTopology) APIURLs() []string       { return strings.Fields(t.env["DOCKET_CLUSTER_API_URLS"]) }
+func (t *ScriptTopology) APIURLs() []string { return strings.Fields(t.env["DOCKET_CLUSTER_API_URLS"]) }
+
 // APIKey is the key the cluster's replicas accept (DOCKET_CLUSTER_API_KEY
 // of the script's env); "" when they serve without keys.
-func (t *ScriptTopology) APIKey() string { return t.env["DOCKET_CLUSTER_API_KEY"] }
+func (t *ScriptTopology) APIKey() string          { return t.env["DOCKET_CLUSTER_API_KEY"] }
 func (t *ScriptTopology) APIs() []string          { return strings.Fields(t.env["DOCKET_CLUSTER_APIS"]) }
 func (t *ScriptTopology) Workers() []string       { return strings.Fields(t.env["DOCKET_CLUSTER_WORKERS"]) }
 func (t *ScriptTopology) TemporalAddress() string { return t.env["TEMPORAL_ADDRESS"] }
