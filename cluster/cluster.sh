@@ -45,6 +45,9 @@ RETENTION=${DOCKET_CLUSTER_RETENTION:-72h}
 # DOCKET_CLUSTER_API_KEY when that is set), live under the data folder.
 KEYS_FILE=$DATA/keys.json
 KEY_FILE=$DATA/api-key
+# Docket's custom search attributes, all Keyword (job.StatusSearchAttribute
+# and job.TenantSearchAttribute; tools/deploytest checks this list).
+SEARCH_ATTRIBUTES=(DocketStatus DocketTenant)
 
 TEMPORAL_SERVER_VERSION=${TEMPORAL_SERVER_VERSION:-v1.29.1}
 TOOLS=$ROOT/.tools
@@ -141,7 +144,7 @@ psql_admin() { # psql_admin DB SQL: one value out
     -v ON_ERROR_STOP=1 -tAq -c "$2"
 }
 
-# --- Temporal schema, namespace, search attribute -------------------------
+# --- Temporal schema, namespace, search attributes ------------------------
 
 schema_root() {
   local dir
@@ -193,19 +196,24 @@ setup_namespace() {
     temporal_cli operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1 && break
     sleep 1
   done
-  if ! temporal_cli operator search-attribute list --namespace "$NAMESPACE" 2>/dev/null | grep -qw DocketStatus; then
-    log "creating search attribute DocketStatus (Keyword)"
-    for i in $(seq 1 30); do
-      temporal_cli operator search-attribute create --namespace "$NAMESPACE" \
-        --name DocketStatus --type Keyword >/dev/null 2>&1 && break
+  local attr
+  for attr in "${SEARCH_ATTRIBUTES[@]}"; do
+    if ! temporal_cli operator search-attribute list --namespace "$NAMESPACE" 2>/dev/null | grep -qw "$attr"; then
+      log "creating search attribute $attr (Keyword)"
+      for i in $(seq 1 30); do
+        temporal_cli operator search-attribute create --namespace "$NAMESPACE" \
+          --name "$attr" --type Keyword >/dev/null 2>&1 && break
+        sleep 1
+      done
+    fi
+  done
+  for attr in "${SEARCH_ATTRIBUTES[@]}"; do
+    for i in $(seq 1 60); do
+      temporal_cli operator search-attribute list --namespace "$NAMESPACE" 2>/dev/null | grep -qw "$attr" && continue 2
       sleep 1
     done
-  fi
-  for i in $(seq 1 60); do
-    temporal_cli operator search-attribute list --namespace "$NAMESPACE" 2>/dev/null | grep -qw DocketStatus && return 0
-    sleep 1
+    die "search attribute $attr was not registered"
   done
-  die "search attribute DocketStatus was not registered"
 }
 
 # --- processes ---------------------------------------------------------------

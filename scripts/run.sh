@@ -48,6 +48,12 @@ trap stop INT TERM EXIT
 # visibility queue keeps its default rate: it is off a job's path, and
 # faster reads cost the server CPU. None of it changes what is persisted or
 # when. See the README's "Latency and durability of `make run`".
+# matching.enableFairness dispatches a task queue's tasks round-robin across
+# their fairness keys (each job's tenant, also its DocketTenant search
+# attribute) instead of first in, first out, so that one tenant's burst does
+# not starve another; server 1.29.1 has it off by default. It keeps a
+# queue's backlog in other tables: tasks queued in $DATA before it was on
+# wait until it is off again, so let a queue drain before switching.
 .tools/bin/temporal server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT" \
   --db-filename "$DATA/temporal.db" \
@@ -56,7 +62,9 @@ trap stop INT TERM EXIT
   --dynamic-config-value system.enableActivityEagerExecution=true \
   --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
   --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
+  --dynamic-config-value matching.enableFairness=true \
   --search-attribute DocketStatus=Keyword \
+  --search-attribute DocketTenant=Keyword \
   --log-level warn >"$DATA/temporal.log" 2>&1 &
 pids+=($!)
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/internal/workers"
@@ -385,15 +386,17 @@ func TestComposeTemporalSetup(t *testing.T) {
 			t.Errorf("temporal: %s %q, want %q", k, got, v)
 		}
 	}
-	// The dynamic config is the cluster's, mounted where DYNAMIC_CONFIG_FILE_PATH points.
+	// The dynamic config is the cluster's, mounted where DYNAMIC_CONFIG_FILE_PATH
+	// points, and it turns fairness on.
 	dc := env(tmp, "DYNAMIC_CONFIG_FILE_PATH")
 	mounted := false
 	for _, v := range tmp.Volumes {
 		if v.Target == "/etc/temporal/"+dc && filepath.Base(v.Source) == "dynamicconfig.yaml" && v.ReadOnly {
 			mounted = true
-			if _, err := os.Stat(v.Source); err != nil {
-				t.Errorf("temporal mounts %s: %v", v.Source, err)
+			if want, _ := filepath.Abs(filepath.Join(root, clusterDynamicConfig)); v.Source != want {
+				t.Errorf("temporal mounts %s, not %s", v.Source, clusterDynamicConfig)
 			}
+			checkFairness(t, v.Source)
 		}
 	}
 	if !mounted {
@@ -408,17 +411,64 @@ func TestComposeTemporalSetup(t *testing.T) {
 	}
 	setup := service(t, p, "temporal-setup")
 	script := strings.Join(append(setup.Entrypoint, setup.Command...), " ")
-	for _, want := range []string{
-		"temporal operator namespace create",
-		"temporal operator search-attribute create",
-		"--name " + job.StatusSearchAttribute + " --type Keyword",
-	} {
-		if !strings.Contains(script, want) {
-			t.Errorf("temporal-setup does not run %q: %s", want, script)
+	if !strings.Contains(script, "temporal operator namespace create") {
+		t.Errorf("temporal-setup does not create the namespace: %s", script)
+	}
+	// Each of Docket's search attributes is created, as Keyword, unless it
+	// exists (the one-shot runs on every `up`).
+	words := strings.Join(strings.Fields(script), " ")
+	for _, attr := range []string{job.StatusSearchAttribute, job.TenantSearchAttribute} {
+		want := `temporal operator search-attribute list --namespace "$TEMPORAL_NAMESPACE" | grep -qw ` + attr +
+			` || temporal operator search-attribute create --namespace "$TEMPORAL_NAMESPACE" --name ` + attr + ` --type Keyword`
+		if !strings.Contains(words, want) {
+			t.Errorf("temporal-setup does not create %s:\n%s\nwant\n%s", attr, script, want)
 		}
 	}
 	if got := env(setup, "TEMPORAL_ADDRESS"); got != "temporal:7233" {
 		t.Errorf("temporal-setup: TEMPORAL_ADDRESS %q", got)
+	}
+}
+
+// clusterDynamicConfig is the dynamic config of `make cluster`, which the
+// compose server mounts too.
+const clusterDynamicConfig = "cluster/config/dynamicconfig.yaml"
+
+// checkFairness fails t unless the dynamic config file at path turns
+// task-queue fairness on for every namespace and task queue: one value,
+// true, without constraints that would scope it to some of them.
+func checkFairness(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's schema, as the server's file-based client reads it.
+	var dc map[string][]struct {
+		Value       any            `yaml:"value"`
+		Constraints map[string]any `yaml:"constraints"`
+	}
+	if err := yaml.Unmarshal(b, &dc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	const key = "matching.enableFairness"
+	vals, ok := dc[key]
+	if !ok {
+		t.Fatalf("%s does not set %s: tenants' tasks would be dispatched first in, first out", path, key)
+	}
+	if len(vals) != 1 || vals[0].Value != true || len(vals[0].Constraints) != 0 {
+		t.Errorf("%s: %s is %+v, want one unconstrained value true", path, key, vals)
+	}
+}
+
+// The native cluster's server reads the same file (cluster/config/temporal.yaml).
+func TestClusterEnablesFairness(t *testing.T) {
+	checkFairness(t, filepath.Join(root, clusterDynamicConfig))
+	b, err := os.ReadFile(filepath.Join(root, "cluster", "config", "temporal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "/config/dynamicconfig.yaml") {
+		t.Errorf("cluster/config/temporal.yaml does not read the dynamic config file")
 	}
 }
 
@@ -447,6 +497,20 @@ func TestComposeTemporalCloud(t *testing.T) {
 		"TEMPORAL_API_KEY":   "key-123",
 	}
 	p := loadCompose(t, cloud, "deploy/compose.cloud.yml")
+	// Nothing sets up a Cloud namespace for Docket: the override's comment
+	// says what to create there, and that fairness is a namespace setting.
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "compose.cloud.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range []string{job.StatusSearchAttribute, job.TenantSearchAttribute} {
+		if want := "temporal operator search-attribute create --name " + attr + " --type Keyword"; !strings.Contains(string(b), want) {
+			t.Errorf("deploy/compose.cloud.yml does not tell to run %q", want)
+		}
+	}
+	if prose := strings.Join(strings.Fields(strings.ReplaceAll(string(b), "#", "")), " "); !strings.Contains(prose, "enable Fairness in the namespace's settings") {
+		t.Errorf("deploy/compose.cloud.yml does not tell to enable Fairness in the namespace's settings")
+	}
 	for _, name := range docketSvcs {
 		s := service(t, p, name)
 		for k, v := range cloud {

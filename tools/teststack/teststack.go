@@ -59,14 +59,27 @@ func CLIPath() (string, error) {
 	}
 }
 
-// DynamicConfig is the dev server tuning `make run` uses (scripts/run.sh):
-// no 50 ms wait per workflow hop, with the same durability.
+// FairnessConfig is the dynamic-config value that turns on Temporal's
+// task-queue fairness: tasks are dispatched round-robin across their
+// fairness keys (Docket's tenants) instead of first in, first out, so one
+// tenant's burst does not starve another. Server 1.29.1 has it off by
+// default; it implies matching.useNewMatcher, which priority keys need too.
+const FairnessConfig = "matching.enableFairness=true"
+
+// DynamicConfig is the dev server configuration `make run` uses
+// (scripts/run.sh): no 50 ms wait per workflow hop, with the same
+// durability, and fairness on.
 var DynamicConfig = []string{
 	"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 	"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 	"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+	"--dynamic-config-value", FairnessConfig,
 }
+
+// SearchAttributes are Docket's custom search attributes, all Keyword,
+// which `make run` registers with --search-attribute NAME=Keyword.
+var SearchAttributes = []string{job.StatusSearchAttribute, job.TenantSearchAttribute}
 
 // Server is a Temporal dev server started for tests.
 type Server struct {
@@ -74,25 +87,60 @@ type Server struct {
 	CLI string
 }
 
-// StartServer starts an in-memory dev server on a free port with Docket's
-// search attribute registered.
+// ServerOptions are what a test changes in the server `make run` starts.
+type ServerOptions struct {
+	// Fairness turns task-queue fairness on (FairnessConfig), as `make
+	// run` has it. False sets matching.enableFairness=false instead and
+	// leaves the rest of DynamicConfig as it is, for a test or benchmark
+	// that compares the two in one run. With fairness off, server 1.29.1
+	// also uses its old task matcher (matching.useNewMatcher defaults to
+	// false), which ignores priority keys too.
+	Fairness bool
+}
+
+// dynamicConfig is DynamicConfig with matching.enableFairness set as o
+// says (last, where DynamicConfig has it).
+func (o ServerOptions) dynamicConfig() []string {
+	key, _, _ := strings.Cut(FairnessConfig, "=")
+	var args []string
+	for i := 0; i+1 < len(DynamicConfig); i += 2 {
+		if !strings.HasPrefix(DynamicConfig[i+1], key+"=") {
+			args = append(args, DynamicConfig[i], DynamicConfig[i+1])
+		}
+	}
+	return append(args, "--dynamic-config-value", fmt.Sprintf("%s=%t", key, o.Fairness))
+}
+
+// StartServer starts an in-memory dev server on a free port as `make run`
+// configures it: DynamicConfig (fairness on) and Docket's search
+// attributes. It is StartServerWith(ctx, ServerOptions{Fairness: true}).
 func StartServer(ctx context.Context) (*Server, error) {
+	return StartServerWith(ctx, ServerOptions{Fairness: true})
+}
+
+// StartServerWith starts an in-memory dev server on a free port with
+// Docket's search attributes and DynamicConfig changed by o. Note that the
+// zero ServerOptions has fairness off.
+func StartServerWith(ctx context.Context, o ServerOptions) (*Server, error) {
 	cli, err := CLIPath()
 	if err != nil {
 		return nil, err
+	}
+	var attrs []temporal.SearchAttributeUpdate
+	for _, name := range SearchAttributes {
+		// The dev server registers the type of the value given.
+		attrs = append(attrs, temporal.NewSearchAttributeKeyKeyword(name).ValueSet(""))
 	}
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: cli,
 		ClientOptions: &client.Options{
 			Logger: tlog.NewStructuredLogger(Logger()),
 		},
-		SearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(job.StatusSearchAttribute).ValueSet(""),
-		),
-		LogLevel:  "error",
-		ExtraArgs: DynamicConfig,
-		Stdout:    io.Discard,
-		Stderr:    io.Discard,
+		SearchAttributes: temporal.NewSearchAttributes(attrs...),
+		LogLevel:         "error",
+		ExtraArgs:        o.dynamicConfig(),
+		Stdout:           io.Discard,
+		Stderr:           io.Discard,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start dev server: %w", err)
