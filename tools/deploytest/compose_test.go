@@ -75,7 +75,7 @@ func env(s types.ServiceConfig, key string) string {
 
 var (
 	longRunning = []string{"postgresql", "temporal", "temporal-ui", "minio", "api", "worker", "worker-ocr", "worker-llm"}
-	oneShots    = []string{"temporal-schema", "temporal-setup", "minio-setup"}
+	oneShots    = []string{"temporal-schema", "temporal-setup", "minio-setup", "api-keys"}
 	docketSvcs  = []string{"api", "worker", "worker-ocr", "worker-llm"}
 	// workerQueues is each worker service's role and the task queue it polls.
 	workerQueues = map[string]struct{ role, queue string }{
@@ -107,7 +107,7 @@ func TestComposeServices(t *testing.T) {
 			t.Errorf("%s: restart %q, want %q (a one-shot that must not rerun after success)", name, r, types.RestartPolicyOnFailure)
 		}
 	}
-	for _, v := range []string{"pgdata", "blobs", "minio"} {
+	for _, v := range []string{"pgdata", "blobs", "minio", "keys"} {
 		if _, ok := p.Volumes[v]; !ok {
 			t.Errorf("no named volume %s: its data would not survive `docker compose down`", v)
 		}
@@ -132,7 +132,8 @@ func TestComposeDependsOn(t *testing.T) {
 		"temporal-ui":     {"temporal": healthy},
 		"minio":           {},
 		"minio-setup":     {"minio": healthy},
-		"api":             {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
+		"api":             {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
+		"api-keys":        {},
 		"worker":          {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
 		"worker-ocr":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
 		"worker-llm":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
