@@ -62,6 +62,16 @@ func TestHistoriesCoverEveryWorkflowType(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, files, "%s has no histories of %s: run `make histories GEN=...`", newest, typ)
 	}
+	// A tenant's job: DocketTenant and the fairness key set at start.
+	tenant, err := filepath.Glob(filepath.Join(newest, "*-tenant*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, tenant, "%s has no history of a tenant's job", newest)
+	for _, f := range tenant {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.Contains(t, string(b), `"`+job.TenantSearchAttribute+`"`, f)
+		require.Contains(t, string(b), `"fairnessKey"`, f)
+	}
 	for _, gen := range []string{"v1", "v2"} {
 		files, err := filepath.Glob(filepath.Join("testdata", "histories", gen, "sum-*.json"))
 		require.NoError(t, err)
