@@ -46,12 +46,13 @@ func fairnessScenario(ctx context.Context, b *Bench, sec *Section) error {
 			slices.Reverse(order)
 		}
 		for _, x := range order {
-			if err := x.round(ctx, set); err != nil {
+			idle, behind, err := x.round(ctx, set)
+			if err != nil {
 				return fmt.Errorf("%s, round %d: %w", x.ts.label, r+1, err)
 			}
 			n := len(x.drained) - 1
 			fmt.Printf("   %-12s round %d: b alone p99 %s ms, behind %d of a's: p50 %s p99 %s ms, a drained %s (%s when b submitted), backlog submitted in %s\n",
-				x.ts.label, r+1, ms(x.idle.P(0.99)), set.FairA, ms(x.behind.P(0.5)), ms(x.behind.P(0.99)),
+				x.ts.label, r+1, ms(idle.P(0.99)), set.FairA, ms(behind.P(0.5)), ms(behind.P(0.99)),
 				pct(x.drained[n]), pct(x.drainedPre[n]), x.submit[n].Round(time.Millisecond))
 		}
 	}
@@ -107,29 +108,34 @@ func fairnessReport(b *Bench, sec *Section, set Settings, rows []*fairRow) {
 		ratio(float64(on.behind.P(0.99)), float64(on.idle.P(0.99))), ratio(float64(off.behind.P(0.99)), float64(off.idle.P(0.99))), fairTargetFactor)
 }
 
-// round runs b alone, then b behind a's backlog, on x's stack.
-func (x *fairRow) round(ctx context.Context, set Settings) error {
+// round runs b alone, then b behind a's backlog, on x's stack, and
+// returns the round's own latencies (also merged into x).
+func (x *fairRow) round(ctx context.Context, set Settings) (idle, behind *Sample, err error) {
 	st := x.ts
 	lat, ids, err := runBurst(ctx, st.as[tenantB], trivialBody, set.FairB)
 	if err != nil {
-		return fmt.Errorf("b alone: %w", err)
+		return nil, nil, fmt.Errorf("b alone: %w", err)
 	}
-	addAll(&x.idle, lat)
+	idle = &Sample{}
+	addAll(idle, lat)
 	times, err := finishedTimes(ctx, st.st.client, ids, 8)
 	if err != nil {
-		return fmt.Errorf("b alone: %w", err)
+		return nil, nil, fmt.Errorf("b alone: %w", err)
 	}
 	for _, t := range times {
 		x.idleQ.Add(t.queued)
 	}
 	r, err := behindBacklog(ctx, st.st.client, st.as[tenantA], trivialBody, set.FairA, set.FairConc, st.as[tenantB], trivialBody, set.FairB)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	addAll(&x.behind, r.lat)
+	behind = &Sample{}
+	addAll(behind, r.lat)
+	x.idle.Merge(idle)
+	x.behind.Merge(behind)
 	addAll(&x.behindQ, r.queued)
 	x.drained = append(x.drained, r.drained)
 	x.drainedPre = append(x.drainedPre, r.drainedPre)
 	x.submit = append(x.submit, r.submit)
-	return nil
+	return idle, behind, nil
 }
