@@ -48,6 +48,16 @@ type Settings struct {
 	// Scenario 4.
 	DurabilityBlocks int
 	DurabilityJobs   int
+
+	// Scenarios 7 and 8 (a backlog, then jobs behind it).
+	FairRounds int // rounds per stack (7) and per probe priority (8), alternating
+	FairA      int // tenant a's backlog of trivial jobs
+	FairB      int // tenant b's jobs behind it (and alone, idle)
+	FairConc   int // concurrent requests submitting the backlog
+
+	// Scenario 9: the floor's FloorBlock and FloorSkip, AuthRounds rounds;
+	// throughput as scenario 2's blocks.
+	AuthRounds int
 }
 
 func settings(short bool) Settings {
@@ -58,6 +68,8 @@ func settings(short bool) Settings {
 			TrivialBlocks: 2, TrivialJobs: 40, TrivialConc: 16,
 			FloorRounds: 1, FloorBlock: 16, FloorSkip: 8,
 			DurabilityBlocks: 1, DurabilityJobs: 40,
+			FairRounds: 1, FairA: 60, FairB: 5, FairConc: 32,
+			AuthRounds: 1,
 		}
 	}
 	return Settings{
@@ -67,6 +79,8 @@ func settings(short bool) Settings {
 		TrivialBlocks: 4, TrivialJobs: 150, TrivialConc: 16,
 		FloorRounds: 3, FloorBlock: 40, FloorSkip: 10,
 		DurabilityBlocks: 1, DurabilityJobs: 100,
+		FairRounds: 3, FairA: 300, FairB: 10, FairConc: 32,
+		AuthRounds: 3,
 	}
 }
 
@@ -125,6 +139,9 @@ type Bench struct {
 	Profiles []profileResult
 	// Scenario 3's findings, for the last section.
 	Floor *floorSummary
+	// The stacks with tenants that scenarios 7 and 8 share (fairness on,
+	// then off), started by the first of them to run.
+	Tenants []*tenantStack
 	// Targets checked, for the summary at the top.
 	Targets []targetRow
 }
@@ -170,21 +187,12 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 	fmt.Println(strings.Join(rep.Header, "\n"))
 	fmt.Println()
 
-	// Order of execution: the latency floor first on its own quiet servers,
-	// then the main stack (footprint idle, trivial jobs, the OCR pipeline,
-	// then the accept path, which leaves many unpolled workflows behind),
-	// then the storage comparison on servers of its own.
-	all := []scenario{
-		{3, "Scenario 3: latency floor", floorScenario},
-		{2, "Scenario 2: trivial jobs end to end", trivialScenario},
-		{5, "Scenario 5: OCR pipeline", ocrScenario},
-		{1, "Scenario 1: accept path", acceptScenario},
-		{4, "Scenario 4: durability settings", durabilityScenario},
-		{6, "Scenario 6: footprint", footprintScenario},
-	}
+	all := scenarios()
 	needsMain := func(n int) bool { return n == 1 || n == 2 || n == 5 || n == 6 }
+	needsTenants := func(n int) bool { return n == 7 || n == 8 }
+	defer b.stopTenantStacks()
 	var failed []string
-	for _, sc := range all {
+	for i, sc := range all {
 		if !want[sc.n] || ctx.Err() != nil {
 			continue
 		}
@@ -202,6 +210,10 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 			}
 			failed = append(failed, fmt.Sprint(sc.n))
 			sec.Para("**This scenario failed:** `%v`", serr)
+		}
+		if needsTenants(sc.n) && !slices.ContainsFunc(all[i+1:], func(l scenario) bool { return want[l.n] && needsTenants(l.n) }) {
+			// Nothing later needs them: they would only add noise.
+			b.stopTenantStacks()
 		}
 		sec.Para("_Scenario time: %s; load average after it: %s._", time.Since(t0).Round(time.Second), loadAvg())
 		sec.Write(os.Stdout)
@@ -231,6 +243,42 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 	return nil
 }
 
+// DefaultScenarios is every scenario's number, comma-separated in order:
+// the -scenarios of a full run.
+func DefaultScenarios() string {
+	var ns []int
+	for _, sc := range scenarios() {
+		ns = append(ns, sc.n)
+	}
+	slices.Sort(ns)
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// scenarios are every scenario in the order a run executes them.
+func scenarios() []scenario {
+	// Order of execution: the latency floor first on its own quiet servers,
+	// then the other scenarios on servers of their own (the cost of auth,
+	// then fairness and priority, which share two stacks) before the main
+	// stack starts, then the main stack (footprint idle, trivial jobs, the
+	// OCR pipeline, then the accept path, which leaves many unpolled
+	// workflows behind), then the storage comparison on servers of its own.
+	return []scenario{
+		{3, "Scenario 3: latency floor", floorScenario},
+		{9, "Scenario 9: cost of auth", authScenario},
+		{7, "Scenario 7: fairness between tenants", fairnessScenario},
+		{8, "Scenario 8: priority", priorityScenario},
+		{2, "Scenario 2: trivial jobs end to end", trivialScenario},
+		{5, "Scenario 5: OCR pipeline", ocrScenario},
+		{1, "Scenario 1: accept path", acceptScenario},
+		{4, "Scenario 4: durability settings", durabilityScenario},
+		{6, "Scenario 6: footprint", footprintScenario},
+	}
+}
+
 // startMain starts the server that scenarios 1, 2, 5 and 6 share, with the
 // storage and tuning `make run` uses, and a worker and an API on task
 // queue docket.
@@ -253,7 +301,7 @@ func header(set Settings, cli string, started time.Time) []string {
 		fmt.Sprintf("- **Machine:** %d cores (`nproc`), %s, %s RAM; load average at start %s (the machine is shared: only ratios within one run are meaningful)", cores, model, mem, loadAvg()),
 		fmt.Sprintf("- **Versions:** %s, Temporal Go SDK %s, `%s`", runtime.Version(), sdkVersion(), serverVersion(cli)),
 		fmt.Sprintf("- **Mode:** %s", mode),
-		"- **Servers:** `temporal server start-dev --headless` (one history shard), search attribute DocketStatus registered. " +
+		"- **Servers:** `temporal server start-dev --headless` (one history shard), search attributes DocketStatus and DocketTenant registered. " +
 			"Main server (scenarios 1, 2, 5, 6): as `make run` starts it (scripts/run.sh), a SQLite file with " + joinCode(storageFileWAL.Pragmas) +
 			" and the dynamic config of scenario 3: " + joinCode(tuningFast.Values) + ".",
 		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings (so `DOCKET_GRPC_COMPRESSION=auto`: no gzip to a loopback server) except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`), also without gzip, so that the comparisons measure Docket rather than compression.",

@@ -41,10 +41,28 @@ var trivialInput = sumInput{Start: 1, End: 10}
 
 const trivialSum = 55
 
+// trivialBodyAt is the trivial job at a priority (1 runs first, 5 last).
+func trivialBodyAt(priority int) string {
+	return fmt.Sprintf(`{"type":"sum","input":{"start":1,"end":10,"work_ms":0},"priority":%d}`, priority)
+}
+
 // apiJobs drives Docket's HTTP Jobs API.
 type apiJobs struct {
 	base string
 	http *http.Client
+	// secret, when set, is sent as Authorization: Bearer <secret>.
+	secret string
+}
+
+// withKey is a client of the same API that authenticates with secret.
+func (a *apiJobs) withKey(secret string) *apiJobs {
+	return &apiJobs{base: a.base, http: a.http, secret: secret}
+}
+
+func (a *apiJobs) authorize(req *http.Request) {
+	if a.secret != "" {
+		req.Header.Set("Authorization", "Bearer "+a.secret)
+	}
 }
 
 func newAPIJobs(base string) *apiJobs {
@@ -59,6 +77,7 @@ func (a *apiJobs) submit(ctx context.Context, body string) (string, int, error) 
 		return "", 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	a.authorize(req)
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return "", 0, err
@@ -87,6 +106,7 @@ func (a *apiJobs) result(ctx context.Context, id string) (sumResult, error) {
 	if err != nil {
 		return out.Result, err
 	}
+	a.authorize(req)
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return out.Result, err
@@ -104,7 +124,13 @@ func (a *apiJobs) result(ctx context.Context, id string) (sumResult, error) {
 
 // run submits the trivial job and waits for its result.
 func (a *apiJobs) run(ctx context.Context) (string, error) {
-	id, _, err := a.submit(ctx, trivialBody)
+	return a.runBody(ctx, trivialBody)
+}
+
+// runBody submits body, a trivial job (at some priority), and waits for
+// its result.
+func (a *apiJobs) runBody(ctx context.Context, body string) (string, error) {
+	id, _, err := a.submit(ctx, body)
 	if err != nil {
 		return "", err
 	}

@@ -66,7 +66,7 @@ func floorScenario(ctx context.Context, b *Bench, sec *Section) error {
 	}
 	var specs []stackSpec
 	for i, c := range configs {
-		specs = append(specs, stackSpec{fmt.Sprintf("floor%d", i), c.storage, c.tuning})
+		specs = append(specs, stackSpec{name: fmt.Sprintf("floor%d", i), storage: c.storage, tuning: c.tuning})
 	}
 	stacks, err := b.Env.startStacks(ctx, specs)
 	if err != nil {

@@ -47,7 +47,7 @@ func durabilityScenario(ctx context.Context, b *Bench, sec *Section) (err error)
 
 	var specs []stackSpec
 	for i, stg := range storages {
-		specs = append(specs, stackSpec{fmt.Sprintf("dur%d-%s", i, stg.Name), stg, tuningFast})
+		specs = append(specs, stackSpec{name: fmt.Sprintf("dur%d-%s", i, stg.Name), storage: stg, tuning: tuningFast})
 	}
 	stacks, err := b.Env.startStacks(ctx, specs)
 	if err != nil {

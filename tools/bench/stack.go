@@ -118,7 +118,7 @@ func (e *Env) StartServer(ctx context.Context, name string, st Storage, tu Tunin
 		return nil, err
 	}
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--metrics-port", fmt.Sprint(mport),
-		"--search-attribute", "DocketStatus=Keyword", "--log-level", "warn"}
+		"--search-attribute", "DocketStatus=Keyword", "--search-attribute", "DocketTenant=Keyword", "--log-level", "warn"}
 	if st.File {
 		db := filepath.Join(e.Dir, name+".db")
 		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
@@ -157,9 +157,11 @@ func (e *Env) StartServer(ctx context.Context, name string, st Storage, tu Tunin
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// The search attribute is registered at start; wait until it is usable.
+	// The search attributes are registered at start; wait until they are
+	// usable. DocketTenant is what a job started with a tenant's key carries
+	// (scenarios 7 to 9); without it such starts fail.
 	err = waitFor(ctx, 30*time.Second, func() error {
-		_, err := s.client.ListWorkflow(ctx, listReq("DocketStatus = 'QUEUED'"))
+		_, err := s.client.ListWorkflow(ctx, listReq("DocketStatus = 'QUEUED' AND DocketTenant = 'bench'"))
 		return err
 	})
 	if err != nil {
@@ -186,57 +188,46 @@ func (s *Server) PID() int { return s.proc.PID() }
 // StartStack starts a worker and an API on s for taskQueue. A worker is
 // started only when withWorker is set (scenario 1 wants a queue nobody polls).
 func (e *Env) StartStack(ctx context.Context, s *Server, taskQueue string, withWorker bool) (*Stack, error) {
-	st := &Stack{Server: s, TaskQueue: taskQueue}
-	env := []string{
-		"TEMPORAL_ADDRESS=" + s.Addr,
-		"TEMPORAL_NAMESPACE=default",
-		"DOCKET_TASK_QUEUE=" + taskQueue,
-		"DOCKET_LOG_LEVEL=warn",
-	}
+	return e.StartStackEnv(ctx, s, taskQueue, withWorker, nil)
+}
+
+// stackEnv is the environment of a stack's worker and API processes.
+func (e *Env) stackEnv(s *Server, taskQueue string) []string {
 	tag := s.Name + "-" + taskQueue
 	// The worker and the API share a blob store (uploaded documents, page
 	// texts) in the scratch folder, not the repository's .data; the worker
 	// OCRs as many documents at once as scenario 5's raw tesseract runs.
-	env = append(env, "DOCKET_DATA_DIR="+filepath.Join(e.Dir, "data-"+tag), fmt.Sprintf("DOCKET_OCR_CONCURRENCY=%d", ocrConcurrency()))
+	return []string{
+		"TEMPORAL_ADDRESS=" + s.Addr,
+		"TEMPORAL_NAMESPACE=default",
+		"DOCKET_TASK_QUEUE=" + taskQueue,
+		"DOCKET_LOG_LEVEL=warn",
+		"DOCKET_DATA_DIR=" + filepath.Join(e.Dir, "data-"+tag),
+		fmt.Sprintf("DOCKET_OCR_CONCURRENCY=%d", ocrConcurrency()),
+	}
+}
+
+// StartStackEnv is StartStack with apiEnv added to the API's environment
+// (scenarios 7 to 9 give it DOCKET_API_KEYS_FILE).
+func (e *Env) StartStackEnv(ctx context.Context, s *Server, taskQueue string, withWorker bool, apiEnv []string) (*Stack, error) {
+	st := &Stack{Server: s, TaskQueue: taskQueue}
+	tag := s.Name + "-" + taskQueue
 	if withWorker {
-		w, err := startProc("worker-"+tag, filepath.Join(e.Dir, "worker-"+tag+".log"), env, filepath.Join(e.Bin, "worker"))
+		w, err := startProc("worker-"+tag, filepath.Join(e.Dir, "worker-"+tag+".log"), e.stackEnv(s, taskQueue), filepath.Join(e.Bin, "worker"))
 		if err != nil {
 			return nil, err
 		}
 		st.Worker = w
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	a, err := startProc("api-"+tag, filepath.Join(e.Dir, "api-"+tag+".log"),
-		append(env, fmt.Sprintf("DOCKET_HTTP_ADDR=127.0.0.1:%d", port)), filepath.Join(e.Bin, "docket-api"))
+	a, url, err := e.StartAPI(ctx, s, taskQueue, tag, apiEnv)
 	if err != nil {
 		st.Stop()
 		return nil, err
 	}
-	st.API = a
-	st.APIURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	err = waitFor(ctx, 30*time.Second, func() error {
-		if a.Exited() {
-			return fmt.Errorf("api exited:\n%s", a.Tail(20))
-		}
-		if st.Worker != nil && st.Worker.Exited() {
-			return fmt.Errorf("worker exited:\n%s", st.Worker.Tail(20))
-		}
-		resp, err := http.Get(st.APIURL + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz: %s", resp.Status)
-		}
-		return nil
-	})
-	if err != nil {
+	st.API, st.APIURL = a, url
+	if st.Worker != nil && st.Worker.Exited() {
 		st.Stop()
-		return nil, err
+		return nil, fmt.Errorf("worker exited:\n%s", st.Worker.Tail(20))
 	}
 	if withWorker {
 		// A job end to end proves the worker polls before anything is timed.
@@ -252,6 +243,41 @@ func (e *Env) StartStack(ctx context.Context, s *Server, taskQueue string, withW
 		}
 	}
 	return st, nil
+}
+
+// StartAPI starts a docket-api process on s for taskQueue, named tag in
+// logs, with env added to the stack's environment, and waits until it is
+// ready. It returns the process and the API's base URL.
+func (e *Env) StartAPI(ctx context.Context, s *Server, taskQueue, tag string, env []string) (*Proc, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	env = append(append(e.stackEnv(s, taskQueue), env...), fmt.Sprintf("DOCKET_HTTP_ADDR=127.0.0.1:%d", port))
+	a, err := startProc("api-"+tag, filepath.Join(e.Dir, "api-"+tag+".log"), env, filepath.Join(e.Bin, "docket-api"))
+	if err != nil {
+		return nil, "", err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	err = waitFor(ctx, 30*time.Second, func() error {
+		if a.Exited() {
+			return fmt.Errorf("api exited:\n%s", a.Tail(20))
+		}
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		a.Stop(10 * time.Second)
+		return nil, "", err
+	}
+	return a, url, nil
 }
 
 // Stop stops the API and the worker (not the server).
@@ -291,11 +317,13 @@ func waitFor(ctx context.Context, d time.Duration, f func() error) error {
 	}
 }
 
-// stackSpec names a server and its storage and tuning.
+// stackSpec names a server and its storage and tuning, and what more the
+// API's environment holds.
 type stackSpec struct {
 	name    string
 	storage Storage
 	tuning  Tuning
+	apiEnv  []string
 }
 
 // startStacks starts a server with a worker and an API on task queue
@@ -315,7 +343,7 @@ func (e *Env) startStacks(ctx context.Context, specs []stackSpec) ([]*Stack, err
 				s.Stop()
 				return
 			}
-			st, err := e.StartStack(ctx, s, "docket", true)
+			st, err := e.StartStackEnv(ctx, s, "docket", true, sp.apiEnv)
 			if err != nil {
 				errs[i] = err
 				s.Stop()

@@ -23,7 +23,7 @@ func main() {
 	var o bench.Options
 	flag.BoolVar(&o.Short, "short", os.Getenv("BENCH_SHORT") != "", "run every scenario briefly (also BENCH_SHORT=1)")
 	flag.StringVar(&o.Out, "out", "BENCHMARKS.md", "report to write; empty writes none")
-	flag.StringVar(&o.Scenarios, "scenarios", "1,2,3,4,5,6", "comma-separated scenarios to run")
+	flag.StringVar(&o.Scenarios, "scenarios", bench.DefaultScenarios(), "comma-separated scenarios to run")
 	flag.StringVar(&o.Temporal, "temporal", bench.DefaultCLI(), "pinned temporal CLI")
 	flag.StringVar(&o.Bin, "bin", "bin", "folder holding worker and docket-api")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the scratch folder (databases and logs)")
