@@ -19,10 +19,24 @@ const (
 	tenantB = "b"
 )
 
-// tuningFair is make run's dynamic config with fairness on: the tenant is
-// each job's fairness key (job.Client.Start), and fairness implies the new
-// matcher that priority keys need too.
-var tuningFair = Tuning{Name: "fair", Values: append(slices.Clip(tuningFast.Values), "matching.enableFairness=true")}
+// tuningFair is make run's dynamic config, fairness on: the tenant is each
+// job's fairness key (job.Client.Start), and fairness implies the new
+// matcher that priority keys need too. tuningUnfair is the same with
+// fairness off, as Temporal 1.29.1 ships.
+var (
+	tuningFair   = tuningFast
+	tuningUnfair = Tuning{Name: "unfair", Values: unfair(tuningFast.Values)}
+)
+
+func unfair(values []string) []string {
+	out := slices.Clone(values)
+	for i, v := range out {
+		if v == "matching.enableFairness=true" {
+			out[i] = "matching.enableFairness=false"
+		}
+	}
+	return out
+}
 
 // tenantStack is one of scenarios 7 and 8's stacks: a server, ONE worker,
 // and an API with a keys file for tenants a and b.
@@ -53,7 +67,7 @@ func (b *Bench) tenantStacks(ctx context.Context) ([]*tenantStack, error) {
 	}
 	specs := []stackSpec{
 		{name: "fair-on", storage: storageFileWAL, tuning: tuningFair, apiEnv: []string{env}},
-		{name: "fair-off", storage: storageFileWAL, tuning: tuningFast, apiEnv: []string{env}},
+		{name: "fair-off", storage: storageFileWAL, tuning: tuningUnfair, apiEnv: []string{env}},
 	}
 	stacks, err := b.Env.startStacks(ctx, specs)
 	if err != nil {

@@ -45,6 +45,7 @@ type Cluster struct {
 	Data     string   // DOCKET_CLUSTER_DATA, in the scratch folder
 	Temporal string   // the frontend's host:port
 	APIURLs  []string // the API replicas
+	APIKey   string   // the key they accept (cluster.sh serves with keys)
 	Started  time.Duration
 	Stopped  time.Duration
 	env      []string // DOCKET_CLUSTER_* of every cluster.sh call
@@ -213,6 +214,7 @@ func StartCluster(ctx context.Context, root, dir string) (*Cluster, error) {
 	env := parseEnv(out)
 	c.Temporal = env["TEMPORAL_ADDRESS"]
 	c.APIURLs = strings.Fields(env["DOCKET_CLUSTER_API_URLS"])
+	c.APIKey = env["DOCKET_CLUSTER_API_KEY"]
 	if c.Temporal == "" || len(c.APIURLs) == 0 {
 		return c, fmt.Errorf("cluster.sh env gave no addresses: %q", out)
 	}

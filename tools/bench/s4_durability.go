@@ -202,7 +202,7 @@ func startPGRow(ctx context.Context, b *Bench) *pgRun {
 	risk += "; the shard count and the dynamic config (settings column) change nothing of what is written or when"
 	var apis []*apiJobs
 	for _, u := range pg.cluster.APIURLs {
-		apis = append(apis, newAPIJobs(u))
+		apis = append(apis, newAPIJobs(u).withKey(pg.cluster.APIKey))
 	}
 	var next atomic.Uint64
 	cl, log := pg.cluster, b.Env.Log

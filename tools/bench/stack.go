@@ -63,10 +63,13 @@ var (
 	// tuningFast is make run's: also one partition per task queue. Four
 	// (the default) spread a queue's few pollers over partitions, and a
 	// task that lands on a partition with no poller waiting is forwarded or
-	// backlogged while another partition's poller sits idle.
+	// backlogged while another partition's poller sits idle. And fairness
+	// between tenants (the tenant is each job's fairness key), which also
+	// turns on the matcher that priority keys need.
 	tuningFast = Tuning{Name: "tuned", Values: append(slices.Clip(tuningNoQuantum.Values),
 		"matching.numTaskqueueReadPartitions=1",
 		"matching.numTaskqueueWritePartitions=1",
+		"matching.enableFairness=true",
 	)}
 )
 

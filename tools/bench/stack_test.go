@@ -23,3 +23,12 @@ func TestMainServerIsMakeRuns(t *testing.T) {
 	require.Equal(t, flags("dynamic-config-value"), tuningFast.Values)
 	require.Equal(t, flags("sqlite-pragma"), storageFileWAL.Pragmas)
 }
+
+// Scenario 7's fairness-off server differs from make run's only in
+// fairness.
+func TestUnfairTuningIsMakeRunsWithoutFairness(t *testing.T) {
+	require.Contains(t, tuningFair.Values, "matching.enableFairness=true")
+	require.Len(t, tuningUnfair.Values, len(tuningFast.Values))
+	require.Contains(t, tuningUnfair.Values, "matching.enableFairness=false")
+	require.NotContains(t, tuningUnfair.Values, "matching.enableFairness=true")
+}
