@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 )
 
 // The tenants of scenarios 7 and 8: a floods the queue, b arrives behind it.
@@ -102,31 +103,23 @@ func (b *Bench) stopTenantStacks() {
 // as fast as the API accepts them, and returns their ids.
 func submitBurst(ctx context.Context, a *apiJobs, body string, n, conc int) ([]string, error) {
 	ids := make([]string, n)
-	errs := make([]error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(conc, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-				ids[i], _, errs[i] = a.submit(rctx, body)
-				cancel()
-			}
-		}()
-	}
+	err := each(n, conc, func(i int) (err error) {
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		ids[i], _, err = a.submit(rctx, body)
+		return err
+	})
+	return ids, err
+}
+
+// each runs f(0) … f(n-1), conc at a time, and returns the first error.
+func each(n, conc int, f func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(max(1, conc))
 	for i := range n {
-		next <- i
+		g.Go(func() error { return f(i) })
 	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
+	return g.Wait()
 }
 
 // runBurst submits n jobs of body through a at once, each from its own
@@ -172,29 +165,11 @@ type jobTimes struct {
 // close time and time queued. A job that did not complete is an error.
 func finishedTimes(ctx context.Context, c client.Client, ids []string, conc int) ([]jobTimes, error) {
 	out := make([]jobTimes, len(ids))
-	errs := make([]error, len(ids))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(conc, len(ids)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = historyTimes(ctx, c, ids[i])
-			}
-		}()
-	}
-	for i := range ids {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	err := each(len(ids), conc, func(i int) (err error) {
+		out[i], err = historyTimes(ctx, c, ids[i])
+		return err
+	})
+	return out, err
 }
 
 // historyTimes long-polls a workflow's history to its close event.
