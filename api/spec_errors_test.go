@@ -83,9 +83,40 @@ func oasBackends(t *testing.T, files []*ast.File) map[oasRoute][]string {
 	routes := map[oasRoute][]string{}
 	handler := methods["Handler"]
 	require.NotNil(t, handler, "no Server.Handler")
-	// route(http.MethodX, "/path", scope, s.handler, params...), the
-	// handler possibly wrapped: s.withJobID(s.handler).
-	ast.Inspect(handler.Body, func(n ast.Node) bool {
+	oasRouteCalls(t, handler.Body, func(route oasRoute, call *ast.CallExpr) {
+		// The handler, possibly wrapped: s.withJobID(s.handler).
+		h := call.Args[3]
+		for {
+			wrap, ok := h.(*ast.CallExpr)
+			if !ok || len(wrap.Args) != 1 {
+				break
+			}
+			h = wrap.Args[0]
+		}
+		name := ""
+		if hs, ok := h.(*ast.SelectorExpr); ok {
+			name = hs.Sel.Name
+		} else if id, ok := h.(*ast.Ident); ok {
+			name = id.Name
+		}
+		require.NotEmpty(t, name, "%s: the handler must be named", route)
+		var backends []string
+		for _, b := range []string{"temporal", "blob"} {
+			if reach(name)[b] {
+				backends = append(backends, b)
+			}
+		}
+		routes[route] = backends
+	})
+	require.NotEmpty(t, routes)
+	return routes
+}
+
+// oasRouteCalls calls f with every route(http.MethodX, "/path", scope,
+// handler, params...) call under n and the route it registers.
+func oasRouteCalls(t *testing.T, n ast.Node, f func(oasRoute, *ast.CallExpr)) {
+	t.Helper()
+	ast.Inspect(n, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true
@@ -95,38 +126,14 @@ func oasBackends(t *testing.T, files []*ast.File) map[oasRoute][]string {
 		}
 		m, ok1 := call.Args[0].(*ast.SelectorExpr)
 		lit, ok2 := call.Args[1].(*ast.BasicLit)
-		h := call.Args[3]
-		for {
-			wrap, ok := h.(*ast.CallExpr)
-			if !ok || len(wrap.Args) != 1 {
-				break
-			}
-			h = wrap.Args[0]
-		}
-		hs, ok3 := h.(*ast.SelectorExpr)
-		name := ""
-		if ok3 {
-			name = hs.Sel.Name
-		} else if id, ok := h.(*ast.Ident); ok {
-			name = id.Name
-		}
-		if !ok1 || !ok2 || name == "" {
+		if !ok1 || !ok2 {
 			return true
 		}
 		path, err := strconv.Unquote(lit.Value)
 		require.NoError(t, err)
-		route := oasRoute{strings.ToUpper(strings.TrimPrefix(m.Sel.Name, "Method")), path}
-		var backends []string
-		for _, b := range []string{"temporal", "blob"} {
-			if reach(name)[b] {
-				backends = append(backends, b)
-			}
-		}
-		routes[route] = backends
+		f(oasRoute{strings.ToUpper(strings.TrimPrefix(m.Sel.Name, "Method")), path}, call)
 		return true
 	})
-	require.NotEmpty(t, routes)
-	return routes
 }
 
 // TestSpecDeclaresErrors: every operation that takes a body or a parameter

@@ -3,7 +3,6 @@ package api_test
 import (
 	"go/ast"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,22 +21,7 @@ func oasScopes(t *testing.T, files []*ast.File) map[oasRoute]string {
 		values["Scope"+strings.NewReplacer(":", "", "jobs", "Jobs", "documents", "Documents", "read", "Read", "write", "Write", "admin", "Admin").Replace(string(s))] = string(s)
 	}
 	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) < 4 {
-				return true
-			}
-			if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "route" {
-				return true
-			}
-			m, ok1 := call.Args[0].(*ast.SelectorExpr)
-			lit, ok2 := call.Args[1].(*ast.BasicLit)
-			if !ok1 || !ok2 {
-				return true
-			}
-			path, err := strconv.Unquote(lit.Value)
-			require.NoError(t, err)
-			route := oasRoute{strings.ToUpper(strings.TrimPrefix(m.Sel.Name, "Method")), path}
+		oasRouteCalls(t, f, func(route oasRoute, call *ast.CallExpr) {
 			switch a := call.Args[2].(type) {
 			case *ast.Ident:
 				require.Equal(t, "open", a.Name, "%s: the scope is open or an auth.Scope", route)
@@ -49,7 +33,6 @@ func oasScopes(t *testing.T, files []*ast.File) map[oasRoute]string {
 			default:
 				t.Fatalf("%s: the scope must be named", route)
 			}
-			return true
 		})
 	}
 	require.NotEmpty(t, scopes)
