@@ -106,7 +106,8 @@ func TestSealRotation(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ks := newKeySet(t, "k1", "k2")
-	r := ks.ring(t, "k1", "k2")
+	ks["k3"] = ks["k1"] // one key under two ids
+	r := ks.ring(t, "k1", "k2", "k3")
 	doc := []byte("entity list: Ada Lovelace")
 	sealed, err := r.Seal(doc)
 	require.NoError(t, err)
@@ -114,6 +115,8 @@ func TestOpenErrors(t *testing.T) {
 	require.NoError(t, err)
 	relabelled := bytes.Clone(sealed)
 	relabelled[7] = '2' // k1 -> k2, a key the ring has
+	aliased := bytes.Clone(sealed)
+	aliased[7] = '3' // k1 -> k3, the same key under another id
 
 	tests := []struct {
 		name    string
@@ -122,6 +125,9 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"another ring's key of the same id", foreign, `open sealed object under key "k1": unwrap its data key: message authentication failed`},
 		{"relabelled key id", relabelled, `open sealed object under key "k2": unwrap its data key: message authentication failed`},
+		// The id is the wrapped key's additional data: relabelling fails
+		// even where the other id's key is the same key.
+		{"relabelled to an alias of the key", aliased, `open sealed object under key "k3": unwrap its data key: message authentication failed`},
 		{"unsupported version", append([]byte("DKTE2"), sealed[5:]...), `envelope version "DKTE2" is not one this build reads (it reads "DKTE1")`},
 		{"magic only", []byte("DKTE1"), "message authentication failed: the envelope is truncated (5 bytes)"},
 		{"header cut short", sealed[:40], "the envelope is truncated (40 bytes)"},

@@ -123,7 +123,9 @@ func TestCodecRotation(t *testing.T) {
 
 func TestCodecDecodeErrors(t *testing.T) {
 	ks := newKeySet(t, "k1", "k2")
-	r := ks.ring(t, "k1", "k2")
+	ks["alias"] = ks["k1"]
+	r := ks.ring(t, "k1", "k2", "alias")
+	aliased := ks.ring(t, "k1", "alias")
 	foreign := newKeySet(t, "k1").ring(t, "k1") // another ring's k1
 	p := jsonPayload(t, "secret")
 	encode := func(r *crypt.Ring) *commonpb.Payload {
@@ -137,6 +139,8 @@ func TestCodecDecodeErrors(t *testing.T) {
 		return c
 	}
 	good := encode(r)
+	sealed, err := r.Seal([]byte("a document"))
+	require.NoError(t, err)
 	tests := []struct {
 		name    string
 		payload *commonpb.Payload
@@ -144,7 +148,7 @@ func TestCodecDecodeErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"unknown key", with(good, func(p *commonpb.Payload) { p.Metadata[crypt.MetadataKeyID] = []byte("k9") }),
-			crypt.ErrKeyNotFound, `decrypt payload: key "k9": encryption key is not in the key ring (it has k1, k2)`},
+			crypt.ErrKeyNotFound, `decrypt payload: key "k9": encryption key is not in the key ring (it has k1, k2, alias)`},
 		{"flipped ciphertext byte", with(good, func(p *commonpb.Payload) { p.Data[len(p.Data)/2] ^= 1 }),
 			crypt.ErrAuthentication, `decrypt payload under key "k1": message authentication failed`},
 		{"flipped nonce byte", with(good, func(p *commonpb.Payload) { p.Data[0] ^= 1 }),
@@ -155,7 +159,15 @@ func TestCodecDecodeErrors(t *testing.T) {
 		// label fails even if that key could decrypt it.
 		{"relabelled key id", with(good, func(p *commonpb.Payload) { p.Metadata[crypt.MetadataKeyID] = []byte("k2") }),
 			crypt.ErrAuthentication, `under key "k2": message authentication failed`},
+		// Even when the other label's key is the very same key.
+		{"relabelled to an alias of the key", with(encode(aliased), func(p *commonpb.Payload) { p.Metadata[crypt.MetadataKeyID] = []byte("alias") }),
+			crypt.ErrAuthentication, `under key "alias": message authentication failed`},
 		{"another ring's key of the same id", encode(foreign),
+			crypt.ErrAuthentication, `under key "k1": message authentication failed`},
+		// Payloads and sealed objects are encrypted under different
+		// additional data: a codec server must not unwrap an object's data
+		// key for whoever may decode payloads.
+		{"a sealed object's wrapped data key", with(good, func(p *commonpb.Payload) { p.Data = sealed[8 : 8+60] }),
 			crypt.ErrAuthentication, `under key "k1": message authentication failed`},
 		{"truncated", with(good, func(p *commonpb.Payload) { p.Data = p.Data[:10] }),
 			crypt.ErrAuthentication, "message authentication failed"},

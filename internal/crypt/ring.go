@@ -271,7 +271,6 @@ func openKeeper(ctx context.Context, kmsURL string) (*secrets.Keeper, error) {
 	k, err := secrets.OpenKeeper(ctx, kmsURL)
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), kmsURL, u.Scheme+"://...")
-		msg = strings.ReplaceAll(msg, u.String(), u.Scheme+"://...")
 		if u.Host != "" {
 			msg = strings.ReplaceAll(msg, u.Host, "...")
 		}
