@@ -56,6 +56,7 @@ var ErrAuthentication = errors.New("message authentication failed")
 
 // Ring is a loaded key ring. It is immutable and safe for concurrent use;
 // a changed file takes effect when the process loads it again (a restart).
+// Make one with LoadRing or ParseRing: the zero Ring has no key to use.
 type Ring struct {
 	active string
 	ids    []string // in the file's order; ids[0] == active
