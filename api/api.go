@@ -24,6 +24,7 @@ import (
 
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
 )
@@ -85,6 +86,9 @@ type Server struct {
 	// without keys, every request seeing every job (auth.Setup allows it
 	// only on loopback or with DOCKET_AUTH=off).
 	Keys *auth.Keyring
+	// Ring is the encryption key ring (DOCKET_ENCRYPTION_KEYS_FILE): the
+	// codec server routes encode and decode with it. Nil: they answer 404.
+	Ring *crypt.Ring
 	// CORSOrigins are the browser origins allowed to call the API
 	// (DOCKET_CORS_ORIGINS); none: no cross-origin calls.
 	CORSOrigins []string
@@ -141,6 +145,8 @@ func (s *Server) Handler() http.Handler {
 	route(http.MethodGet, "/documents/{id}", auth.ScopeDocumentsRead, s.getDocument, "tenant")
 	route(http.MethodDelete, "/documents/{id}", auth.ScopeDocumentsWrite, s.deleteDocument, "tenant")
 	route(http.MethodGet, "/documents/{id}/content", auth.ScopeDocumentsRead, s.getDocumentContent, "tenant")
+	route(http.MethodPost, "/codec/encode", auth.ScopeCodec, s.codec)
+	route(http.MethodPost, "/codec/decode", auth.ScopeCodec, s.codec)
 	route(http.MethodGet, "/healthz", open, s.healthz)
 	route(http.MethodGet, "/readyz", open, s.readyz)
 	route(http.MethodGet, "/openapi.json", open, serveSpec)

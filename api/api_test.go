@@ -409,7 +409,10 @@ func TestTemporalCLIInterop(t *testing.T) {
 				return contains(ids(listJobsAt(t, tc.api, "?page_size=100&type="+kind).Jobs), id)
 			}, 30*time.Second, 200*time.Millisecond)
 
-			out, err := stack.server.CLIOutput(t.Context(), "workflow", "query", "--workflow-id", id, "--type", job.QueryStatus, "--output", "json")
+			// Payloads are encrypted: the CLI reads them through the API's
+			// codec server, as the README shows.
+			out, err := stack.server.CLIOutput(t.Context(), "workflow", "query", "--workflow-id", id, "--type", job.QueryStatus, "--output", "json",
+				"--codec-endpoint", stack.api.URL+"/codec")
 			require.NoError(t, err)
 			var q struct {
 				QueryResult []job.View `json:"queryResult"`

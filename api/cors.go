@@ -25,8 +25,9 @@ func (s *Server) withCORS(h http.Handler) http.Handler {
 		AllowedOrigins: slices.Clone(s.CORSOrigins),
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
 		// What Docket's clients send: the key, JSON bodies, idempotent
-		// starts, and resuming an event stream.
-		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"},
+		// starts, resuming an event stream, and the namespace the Web UI
+		// names to the codec server.
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "X-Namespace"},
 		// What a page needs to read of an answer: where a job is, when to
 		// retry, and why a key was refused.
 		ExposedHeaders:   []string{"Location", "Retry-After", "WWW-Authenticate"},

@@ -31,7 +31,9 @@ func describeCounter(n *atomic.Int64) grpc.DialOption {
 // replica reads the job from Temporal and gives the same answer.
 func TestResultThroughTheAcceptingReplicaNeedsNoDescribe(t *testing.T) {
 	var describes atomic.Int64
+	cfg := teststack.Config(taskQueue)
 	counted, err := client.Dial(client.Options{HostPort: stack.server.Address(),
+		DataConverter: cfg.DataConverter(), FailureConverter: cfg.FailureConverter(),
 		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{describeCounter(&describes)}}})
 	require.NoError(t, err)
 	defer counted.Close()

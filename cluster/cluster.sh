@@ -45,6 +45,9 @@ RETENTION=${DOCKET_CLUSTER_RETENTION:-72h}
 # DOCKET_CLUSTER_API_KEY when that is set), live under the data folder.
 KEYS_FILE=$DATA/keys.json
 KEY_FILE=$DATA/api-key
+# Payloads and blobs are encrypted with this key ring, made on first start
+# (or the file DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE names).
+RING_FILE=${DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE:-$DATA/encryption-keys.json}
 # Docket's custom search attributes, all Keyword (job.StatusSearchAttribute
 # and job.TenantSearchAttribute; tools/deploytest checks this list).
 SEARCH_ATTRIBUTES=(DocketStatus DocketTenant)
@@ -279,7 +282,7 @@ launch() { # launch NAME CMD...: in its own session, so Ctrl-C reaches only this
 DOCKET_ENV=(env -u TEMPORAL_API_KEY -u TEMPORAL_TLS -u TEMPORAL_PROFILE -u TEMPORAL_CONFIG_FILE
   -u TEMPORAL_TLS_CLIENT_CERT_PATH -u TEMPORAL_TLS_CLIENT_KEY_PATH -u TEMPORAL_TLS_SERVER_CA_CERT_PATH
   TEMPORAL_ADDRESS="$TEMPORAL_ADDR" TEMPORAL_NAMESPACE="$NAMESPACE" DOCKET_TASK_QUEUE="$TASK_QUEUE"
-  DOCKET_DATA_DIR="$DATA" DOCKET_WORKER_ROLES=all)
+  DOCKET_DATA_DIR="$DATA" DOCKET_WORKER_ROLES=all DOCKET_ENCRYPTION_KEYS_FILE="$RING_FILE")
 
 wait_ready() { # wait_ready NAME PID
   local name=$1 pid=$2 i
@@ -317,11 +320,13 @@ start_one() {
       port_free "$DOCKET_CLUSTER_UI_PORT" || die "port $DOCKET_CLUSTER_UI_PORT (Web UI) is in use; set DOCKET_CLUSTER_UI_PORT"
       launch ui "$UI_SERVER" --root "$ROOT" --config cluster/config --env ui start ;;
     worker-*)
+      ensure_ring
       launch "$name" "${DOCKET_ENV[@]}" DOCKET_LOG_LEVEL=info "$BIN/worker" ;;
     api-*)
       port=$(api_port "$name")
       port_free "$port" || die "port $port ($name) is in use; set DOCKET_CLUSTER_API_PORTS"
       ensure_key
+      ensure_ring
       launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" DOCKET_API_KEYS_FILE="$KEYS_FILE" "$BIN/docket-api" ;;
   esac
   wait_ready "$name" "$(<"$RUN/$name.pid")"
@@ -389,6 +394,14 @@ ensure_key() {
     log "made the cluster's API key (shown once here; kept in ${KEY_FILE#"$ROOT"/}): $secret"
   fi
   (umask 077 && printf '%s\n' "$secret" >"$KEY_FILE")
+}
+
+# ensure_ring makes the cluster's encryption key ring on first start.
+ensure_ring() {
+  [[ -s $RING_FILE ]] && return 0
+  mkdir -p "$(dirname "$RING_FILE")"
+  "$BIN/docket-api" keyring new "$RING_FILE" >/dev/null || die "docket-api keyring new failed"
+  log "made the encryption key ring ${RING_FILE#"$ROOT"/} (keep it: the cluster's jobs and blobs need it)"
 }
 
 start_all() {
@@ -498,6 +511,7 @@ case $cmd in
     echo "DOCKET_CLUSTER_API_URLS=$(for p in "${API_PORTS[@]}"; do printf 'http://127.0.0.1:%s ' "$p"; done | sed 's/ $//')"
     echo "DOCKET_CLUSTER_WORKERS=${WORKERS[*]}"
     [[ -s $KEY_FILE ]] && echo "DOCKET_CLUSTER_API_KEY=$(<"$KEY_FILE")"
+    echo "DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE=$RING_FILE"
     ;;
   start-one) start_one "${2:?component}" ;;
   stop-one) stop_one "${2:?component}" ;;

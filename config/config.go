@@ -6,6 +6,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,8 +19,11 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/job"
 )
 
@@ -102,6 +106,17 @@ type Config struct {
 	// safe because the API's credential is a header, never a cookie).
 	// Empty: no cross-origin calls.
 	CORSOrigins []string `env:"DOCKET_CORS_ORIGINS" envSeparator:","`
+	// EncryptionKeysFile is the key ring (internal/crypt) that encrypts
+	// every Temporal payload Docket writes and every object it stores;
+	// empty: payloads and objects are stored in plain text.
+	EncryptionKeysFile string `env:"DOCKET_ENCRYPTION_KEYS_FILE"`
+	// EncryptionKMSURL is the gocloud.dev/secrets keeper that unwraps a
+	// ring's wrapped keys (base64key://… locally; awskms://… and the
+	// like in production).
+	EncryptionKMSURL string `env:"DOCKET_ENCRYPTION_KMS_URL"`
+	// Ring is the key ring Load read from EncryptionKeysFile; nil when
+	// there is none. Tests set it themselves.
+	Ring *crypt.Ring `env:"-"`
 }
 
 // gRPC compression settings.
@@ -119,7 +134,36 @@ const (
 
 // Load reads the configuration from the environment.
 func Load() (Config, error) {
-	return parse(env.Options{})
+	c, err := parse(env.Options{})
+	if err != nil {
+		return Config{}, err
+	}
+	if c.EncryptionKeysFile != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c.Ring, err = crypt.LoadRing(ctx, c.EncryptionKeysFile, c.EncryptionKMSURL); err != nil {
+			return Config{}, fmt.Errorf("DOCKET_ENCRYPTION_KEYS_FILE: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// DataConverter is the data converter of every Temporal client Docket
+// makes: the SDK's, with the ring's encryption codec when there is a ring.
+func (c Config) DataConverter() converter.DataConverter {
+	if c.Ring == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return crypt.DataConverter(c.Ring)
+}
+
+// FailureConverter is the failure converter that goes with DataConverter:
+// with a ring, failure messages and stack traces are encrypted too.
+func (c Config) FailureConverter() converter.FailureConverter {
+	if c.Ring == nil {
+		return temporal.GetDefaultFailureConverter()
+	}
+	return crypt.FailureConverter(c.DataConverter())
 }
 
 // Defaults is the configuration of an empty environment: what Load returns
@@ -199,6 +243,7 @@ func (c Config) Dial(logger *slog.Logger, identity string, lazy bool) (client.Cl
 		return nil, fmt.Errorf("read TEMPORAL_* settings: %w", err)
 	}
 	opts.Logger = tlog.NewStructuredLogger(logger)
+	opts.DataConverter, opts.FailureConverter = c.DataConverter(), c.FailureConverter()
 	if identity != "" {
 		opts.Identity = identity
 	}

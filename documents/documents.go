@@ -29,6 +29,7 @@ import (
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/s3blob"
 
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/internal/pagetoken"
 	"github.com/docket-dev/docket/ocr"
 )
@@ -74,6 +75,11 @@ type Store struct {
 	Engine *ocr.Engine
 	// TempDir holds uploads while they are hashed; "" is the system default.
 	TempDir string
+	// Ring, when set, encrypts every object the store writes (envelope
+	// encryption: a data key per object, wrapped by the ring's active
+	// key); objects written without one are still read. Ids stay the
+	// SHA-256 of the plain bytes.
+	Ring *crypt.Ring
 
 	prefix string
 }
@@ -189,6 +195,18 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 }
 
 func (s *Store) write(ctx context.Context, key, contentType string, r io.Reader) error {
+	if s.Ring != nil {
+		// Objects are at most an upload's size limit: sealed in memory.
+		plain, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		sealed, err := s.Ring.Seal(plain)
+		if err != nil {
+			return fmt.Errorf("encrypt %s: %w", key, err)
+		}
+		r, contentType = bytes.NewReader(sealed), "application/octet-stream"
+	}
 	w, err := s.Bucket.NewWriter(ctx, key, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
 		return fmt.Errorf("%w: write %s: %w", ErrUnavailable, key, err)
@@ -231,12 +249,12 @@ func (s *Store) Get(ctx context.Context, id string) (Document, error) {
 	if !ValidID(id) {
 		return Document{}, ErrNotFound
 	}
-	b, err := s.Bucket.ReadAll(ctx, s.metaKey(id))
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	b, err := s.read(ctx, s.metaKey(id))
+	if errors.Is(err, ErrNotFound) {
 		return Document{}, ErrNotFound
 	}
 	if err != nil {
-		return Document{}, fmt.Errorf("%w: read document %s: %w", ErrUnavailable, id, err)
+		return Document{}, fmt.Errorf("read document %s: %w", id, err)
 	}
 	var d Document
 	if err := json.Unmarshal(b, &d); err != nil {
@@ -245,10 +263,17 @@ func (s *Store) Get(ctx context.Context, id string) (Document, error) {
 	return d, nil
 }
 
-// Open returns a reader of a document's bytes.
-func (s *Store) Open(ctx context.Context, id string) (*blob.Reader, error) {
+// Open returns a reader of a document's bytes (decrypted).
+func (s *Store) Open(ctx context.Context, id string) (io.ReadCloser, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
+	}
+	if s.Ring != nil {
+		b, err := s.read(ctx, s.contentKey(id))
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	r, err := s.Bucket.NewReader(ctx, s.contentKey(id), nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
@@ -258,6 +283,29 @@ func (s *Store) Open(ctx context.Context, id string) (*blob.Reader, error) {
 		return nil, fmt.Errorf("%w: open document %s: %w", ErrUnavailable, id, err)
 	}
 	return r, nil
+}
+
+// read reads a whole object, decrypting it when it was sealed: objects
+// stored before encryption was turned on stay readable.
+func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.Bucket.ReadAll(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s: %w", ErrUnavailable, key, err)
+	}
+	if !crypt.IsSealed(b) {
+		return b, nil
+	}
+	if s.Ring == nil {
+		return nil, fmt.Errorf("read %s: it is encrypted and this store has no key ring (DOCKET_ENCRYPTION_KEYS_FILE)", key)
+	}
+	plain, _, err := s.Ring.Open(b)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return plain, nil
 }
 
 // CopyToFile writes a document's bytes into a new file under dir, for the
@@ -328,12 +376,9 @@ func (s *Store) PutText(ctx context.Context, key, text string) error {
 
 // GetText reads a text output; ErrNotFound when absent.
 func (s *Store) GetText(ctx context.Context, key string) (string, error) {
-	b, err := s.Bucket.ReadAll(ctx, s.prefix+key)
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return "", ErrNotFound
-	}
+	b, err := s.read(ctx, s.prefix+key)
 	if err != nil {
-		return "", fmt.Errorf("%w: read %s: %w", ErrUnavailable, key, err)
+		return "", err
 	}
 	return string(b), nil
 }

@@ -3,12 +3,19 @@ package documents_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/tools/testdocs"
 )
 
@@ -248,4 +255,76 @@ func TestDeleteRemovesDerivedOutputs(t *testing.T) {
 	_, created, err := s.Put(ctx, bytes.NewReader(one), "1.png", 1<<20)
 	require.NoError(t, err)
 	require.True(t, created)
+}
+
+func testRing(t *testing.T, id string) *crypt.Ring {
+	t.Helper()
+	key := make([]byte, crypt.KeySize)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	r, err := crypt.ParseRing(context.Background(), []byte(`{"keys":[{"id":"`+id+`","key":"`+base64.StdEncoding.EncodeToString(key)+`"}]}`), nil)
+	require.NoError(t, err)
+	return r
+}
+
+// With a key ring every object is stored encrypted (the marker of the
+// document's bytes, file name and page text is nowhere in the bucket's
+// folder) and read back plain; objects stored before the ring stay
+// readable; a store without the ring cannot read sealed ones.
+func TestObjectsAreEncryptedAtRest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(ring *crypt.Ring) *documents.Store {
+		s, err := documents.Open(ctx, "file://"+dir+"?create_dir=1&no_tmp_dir=1")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		s.Ring = ring
+		return s.ForTenant("acme")
+	}
+	const marker = "MARKER-7Q4Z"
+	plainStore := open(nil)
+	old, err := testdocs.PNG([]string{"before"}, 32)
+	require.NoError(t, err)
+	dOld, _, err := plainStore.Put(ctx, bytes.NewReader(old), "old.png", 1<<20)
+	require.NoError(t, err)
+
+	enc := open(testRing(t, "k1"))
+	png, err := testdocs.PNG([]string{"hello"}, 32)
+	require.NoError(t, err)
+	doc := append(append([]byte{}, png...), []byte(marker)...) // trailing bytes: still a PNG
+	d, created, err := enc.Put(ctx, bytes.NewReader(doc), marker+".png", 1<<20)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.NoError(t, enc.PutText(ctx, documents.PageKey("job-1", 1), "page text "+marker))
+
+	err = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if e.Type().IsRegular() {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NotContains(t, string(b), marker, "%s holds the marker in plain text", path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+
+	got, err := enc.Get(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, marker+".png", got.Filename)
+	rd, err := enc.Open(ctx, d.ID)
+	require.NoError(t, err)
+	b, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	require.NoError(t, rd.Close())
+	require.Equal(t, doc, b)
+	text, err := enc.GetText(ctx, documents.PageKey("job-1", 1))
+	require.NoError(t, err)
+	require.Equal(t, "page text "+marker, text)
+
+	_, err = enc.Get(ctx, dOld.ID)
+	require.NoError(t, err, "a document stored in plain text before the ring is still read")
+	_, err = plainStore.Get(ctx, d.ID)
+	require.ErrorContains(t, err, "encrypted")
+	_, err = open(testRing(t, "k2")).Get(ctx, d.ID)
+	require.ErrorContains(t, err, `"k1"`, "a ring without the object's key names the key")
 }

@@ -67,6 +67,13 @@ type Client struct {
 	JobTimeout time.Duration
 	// QueryTimeout bounds the status query to a job's workflow.
 	QueryTimeout time.Duration
+	// DataConverter and FailureConverter are those of Temporal (the
+	// client's, as config.Dial sets them: with the encryption codec when
+	// keys are configured), for the payloads the client reads itself: the
+	// memo, heartbeat details, a pending step's last failure. Nil: the
+	// SDK's defaults.
+	DataConverter    converter.DataConverter
+	FailureConverter converter.FailureConverter
 	// Check, when set, vets a valid input against the world before the job
 	// starts (the API checks that a document exists); an *InputError it
 	// returns is the client's fault.
@@ -225,7 +232,7 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 			return View{}, false, err
 		}
 		var fp string
-		_ = decodePayload(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoRequest], &fp)
+		_ = c.decode(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoRequest], &fp)
 		if fp != p.Fingerprint {
 			return View{}, false, ErrIdempotencyMismatch
 		}
@@ -480,11 +487,11 @@ func (c *Client) viewOf(ctx context.Context, desc *workflowservice.DescribeWorkf
 		}
 	} else {
 		var in json.RawMessage
-		if decodePayload(info.GetMemo().GetFields()[memoInput], &in) == nil {
+		if c.decode(info.GetMemo().GetFields()[memoInput], &in) == nil {
 			v.Input = in
 		}
 	}
-	overlayPending(&v, desc.GetPendingActivities())
+	c.overlayPending(&v, desc.GetPendingActivities())
 	settle(&v, info, desc.GetPendingActivities())
 	if v.Status == StatusFailed && v.Error == nil {
 		v.Error = c.failureOf(ctx, v.ID)
@@ -544,7 +551,7 @@ func summaryOf(info *workflowpb.WorkflowExecutionInfo) View {
 // overlayPending adds what only the server knows of a running step, fresher
 // than the workflow's own view: whether a worker has picked it up, which
 // one, its attempt, its last heartbeat's progress and its last failure.
-func overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
+func (c *Client) overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
 	for _, pa := range pending {
 		name := pa.GetActivityType().GetName()
 		idx := -1
@@ -563,14 +570,14 @@ func overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
 			s.Worker = w
 		}
 		if f := pa.GetLastFailure(); f != nil {
-			s.LastError = ErrorOf(temporal.GetDefaultFailureConverter().FailureToError(f)).Message
+			s.LastError = ErrorOf(c.failureConverter().FailureToError(f)).Message
 		}
 		if t := pa.GetLastStartedTime(); t != nil {
 			ts := t.AsTime().UTC().Truncate(TimePrecision)
 			s.StartedAt = &ts
 		}
 		var p Progress
-		if d := pa.GetHeartbeatDetails().GetPayloads(); len(d) > 0 && decodePayload(d[0], &p) == nil && p.Total > 0 {
+		if d := pa.GetHeartbeatDetails().GetPayloads(); len(d) > 0 && c.decode(d[0], &p) == nil && p.Total > 0 {
 			s.Progress = &p
 		}
 		if pendingStarted(pa) {
@@ -638,6 +645,27 @@ func (c *Client) OpenJobs(ctx context.Context, tenant string) (int64, error) {
 	}
 	c.open.Add(tenant, resp.GetCount())
 	return resp.GetCount(), nil
+}
+
+// decode reads a payload written through Temporal's data converter (the
+// memo, heartbeat details); search attributes are never encoded by it
+// and are read with decodePayload.
+func (c *Client) decode(p *commonpb.Payload, into any) error {
+	if p == nil {
+		return errors.New("no payload")
+	}
+	dc := c.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	return dc.FromPayload(p, into)
+}
+
+func (c *Client) failureConverter() converter.FailureConverter {
+	if c.FailureConverter != nil {
+		return c.FailureConverter
+	}
+	return temporal.GetDefaultFailureConverter()
 }
 
 func decodePayload(p *commonpb.Payload, into any) error {

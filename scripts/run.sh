@@ -39,6 +39,18 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# Encrypted by default: every Temporal payload Docket writes and every
+# object in the blob store is sealed with this key ring, made on first run
+# (mode 0600). Keep it with the data: without it neither can be read.
+export DOCKET_ENCRYPTION_KEYS_FILE=${DOCKET_ENCRYPTION_KEYS_FILE:-$DATA/encryption-keys.json}
+if [[ ! -e $DOCKET_ENCRYPTION_KEYS_FILE ]]; then
+  bin/docket-api keyring new "$DOCKET_ENCRYPTION_KEYS_FILE" >/dev/null
+  echo "make run: made the encryption key ring $DOCKET_ENCRYPTION_KEYS_FILE (keep it: the jobs and documents in $DATA need it)"
+fi
+# The Web UI decodes payloads through the API's codec server, which the
+# browser calls from the UI's origin.
+export DOCKET_CORS_ORIGINS=${DOCKET_CORS_ORIGINS:-http://localhost:$UI_PORT,http://127.0.0.1:$UI_PORT}
+
 # WAL with synchronous=NORMAL: a committed transaction survives a crash of
 # the server process; only an OS crash or power loss can lose the last few.
 # The dynamic config removes a 50 ms wait per workflow hop: the one-shard
@@ -56,6 +68,7 @@ trap stop INT TERM EXIT
 # wait until it is off again, so let a queue drain before switching.
 .tools/bin/temporal server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT" \
+  --ui-codec-endpoint "http://localhost:$API_PORT/codec" \
   --db-filename "$DATA/temporal.db" \
   --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL \
   --dynamic-config-value history.transferProcessorMaxPollRPS=1000 \
@@ -90,6 +103,7 @@ Docket is running.
   Temporal UI   http://localhost:$UI_PORT
   Temporal      $TEMPORAL_ADDRESS  (namespace default, task queue docket)
   Logs          $DATA/{temporal,worker,api}.log
+  Encryption    payloads and blobs sealed with $DOCKET_ENCRYPTION_KEYS_FILE; the UI decodes through http://localhost:$API_PORT/codec
   Try           curl -s -X POST localhost:$API_PORT/jobs -H 'Content-Type: application/json' -d '{"type":"sum","input":{"start":1,"end":100}}'
 Press Ctrl-C to stop.
 MSG

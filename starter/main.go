@@ -46,7 +46,8 @@ func run() error {
 		return err
 	}
 	defer c.Close()
-	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout}
+	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout,
+		DataConverter: cfg.DataConverter(), FailureConverter: cfg.FailureConverter()}
 
 	ctx := context.Background()
 	v, _, err := jobs.Start(ctx, job.StartRequest{Type: *jobType, Input: json.RawMessage(*input), Timeout: *timeout, IdempotencyKey: *key})

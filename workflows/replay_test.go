@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/workflows"
@@ -37,12 +38,21 @@ func quietLogger() tlog.Logger {
 // Every history recorded from real jobs must replay against the current
 // workflow code: a change that would break a running job fails here, with
 // the file and the SDK's non-determinism error.
+//
+// Histories are replayed through the encryption codec with the committed
+// test ring (tools/teststack), as the recorder wrote the newest ones; the
+// older, plain ones pass through the codec unchanged.
 func TestReplayRecordedHistories(t *testing.T) {
+	ring, err := crypt.LoadRing(t.Context(), filepath.Join("..", "tools", "teststack", "testdata", "encryption-keys.json"), "")
+	require.NoError(t, err)
+	dc := crypt.DataConverter(ring)
+	opts := worker.WorkflowReplayerOptions{DataConverter: dc, FailureConverter: crypt.FailureConverter(dc)}
 	for _, file := range historyFiles(t) {
 		t.Run(file, func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
+			r, err := worker.NewWorkflowReplayerWithOptions(opts)
+			require.NoError(t, err)
 			workflows.Register(r)
-			err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
+			err = r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
 			require.NoError(t, err, "%s no longer replays against the current workflow code.\n"+
 				"A workflow change that alters the commands of running jobs must be guarded with workflow.GetVersion; see the README's \"Changing a workflow\".", file)
 		})
@@ -61,6 +71,14 @@ func TestHistoriesCoverEveryWorkflowType(t *testing.T) {
 		files, err := filepath.Glob(filepath.Join(newest, typ+"-*.json"))
 		require.NoError(t, err)
 		require.NotEmpty(t, files, "%s has no histories of %s: run `make histories GEN=...`", newest, typ)
+	}
+	// The newest generation was recorded encrypted (make run's default).
+	newestFiles, err := filepath.Glob(filepath.Join(newest, "*.json"))
+	require.NoError(t, err)
+	for _, f := range newestFiles {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.Contains(t, string(b), base64.StdEncoding.EncodeToString([]byte(crypt.EncodingEncrypted)), "%s holds no encrypted payload", f)
 	}
 	// A tenant's job: DocketTenant and the fairness key set at start.
 	tenant, err := filepath.Glob(filepath.Join(newest, "*-tenant*.json"))

@@ -29,12 +29,16 @@ const (
 	ScopeDocumentsRead Scope = "documents:read"
 	// ScopeDocumentsWrite lets a key upload and delete documents.
 	ScopeDocumentsWrite Scope = "documents:write"
+	// ScopeCodec may use the codec server (POST /codec/encode and
+	// /codec/decode): it decrypts any payload of any tenant, so it is a
+	// scope of its own, for the Temporal Web UI and operators' CLIs.
+	ScopeCodec Scope = "codec"
 	// ScopeAdmin reaches every tenant and implies every other scope.
 	ScopeAdmin Scope = "admin"
 )
 
 // Scopes lists every known scope, in the order the docs present them.
-var Scopes = []Scope{ScopeJobsRead, ScopeJobsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeAdmin}
+var Scopes = []Scope{ScopeJobsRead, ScopeJobsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeCodec, ScopeAdmin}
 
 // Priorities run from 1 (the best) to 5.
 const (

@@ -36,6 +36,7 @@ func Build(cfg config.Config, identity string) (o Options, release func() error,
 	if err != nil {
 		return Options{}, nil, fmt.Errorf("open blob store: %w", err)
 	}
+	store.Ring = cfg.Ring
 	if o.Document, err = Documents(cfg, identity, Resources{Docs: store}); err != nil {
 		_ = store.Close()
 		return Options{}, nil, err

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/entities"
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
@@ -134,7 +136,9 @@ func StartServerWith(ctx context.Context, o ServerOptions) (*Server, error) {
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: cli,
 		ClientOptions: &client.Options{
-			Logger: tlog.NewStructuredLogger(Logger()),
+			Logger:           tlog.NewStructuredLogger(Logger()),
+			DataConverter:    crypt.DataConverter(Ring()),
+			FailureConverter: crypt.FailureConverter(crypt.DataConverter(Ring())),
 		},
 		SearchAttributes: temporal.NewSearchAttributes(attrs...),
 		LogLevel:         "error",
@@ -190,7 +194,33 @@ func Config(taskQueue string) config.Config {
 	cfg.FetchTimeout = 10 * time.Second
 	cfg.OCRConcurrency = 2
 	cfg.LLMRate = 100
+	// Encrypted, as make run runs: the committed test ring.
+	cfg.EncryptionKeysFile = RingFile()
+	cfg.Ring = Ring()
 	return cfg
+}
+
+// RingFile is the key ring tests encrypt with, committed for that purpose
+// (it protects nothing): the histories recorded with it replay with it.
+func RingFile() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "testdata", "encryption-keys.json")
+}
+
+var (
+	ringOnce sync.Once
+	ring     *crypt.Ring
+)
+
+// Ring is the test key ring, loaded once per test binary.
+func Ring() *crypt.Ring {
+	ringOnce.Do(func() {
+		var err error
+		if ring, err = crypt.LoadRing(context.Background(), RingFile(), ""); err != nil {
+			panic(fmt.Sprintf("load the test key ring: %v", err))
+		}
+	})
+	return ring
 }
 
 // WorkerOptions are what a test worker changes in the worker of Config.
@@ -249,6 +279,7 @@ func NewStore(dir string) (*documents.Store, error) {
 		return nil, err
 	}
 	s.Engine = &ocr.Engine{}
+	s.Ring = Ring()
 	return s, nil
 }
 

@@ -1,7 +1,9 @@
 // Command docket-api serves the HTTP Jobs API on DOCKET_HTTP_ADDR. It keeps
 // no state, so replicas can run side by side behind a load balancer.
 //
-// "docket-api keys new ..." makes an API key instead (see internal/auth).
+// "docket-api keys new ..." makes an API key instead (see internal/auth), and
+// "docket-api keyring new|add FILE" makes or rotates the encryption key
+// ring (see internal/crypt).
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -27,6 +30,9 @@ func main() {
 	// needs no Temporal and no DOCKET_* settings.
 	if len(os.Args) > 1 && os.Args[1] == "keys" {
 		os.Exit(auth.KeysCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "keyring" {
+		os.Exit(crypt.KeyringCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if err := run(); err != nil {
 		slog.Error("api stopped", "error", err)
@@ -68,6 +74,7 @@ func run() error {
 	// The API counts pages at upload when poppler is there; without it
 	// uploads still work and the count is left out.
 	docs.Engine = &ocr.Engine{}
+	docs.Ring = cfg.Ring
 
 	srv := api.New(c, cfg, docs, log)
 	srv.Keys = keys
