@@ -37,6 +37,8 @@ type devTopology struct {
 	// key is the API replicas' one key, of tenant "chaos": the short run
 	// goes through authentication and tenant scoping as production does.
 	key, keysFile string
+	// ring is the encryption key ring every process uses.
+	ring string
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -72,6 +74,13 @@ func newDevTopology(t *testing.T, cli string) *devTopology {
 		t.Fatalf("docket-api keys new: %v", err)
 	}
 	d.key = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	// Encrypted, as make run runs: the replicas and workers share a ring.
+	d.ring = filepath.Join(dir, "encryption-keys.json")
+	cmd = exec.Command(d.api, "keyring", "new", d.ring)
+	cmd.Env = d.env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docket-api keyring new: %v\n%s", err, out)
+	}
 	t.Cleanup(d.killAll)
 	return d
 }
@@ -126,6 +135,9 @@ func (d *devTopology) env(extra ...string) []string {
 	env = append(env, "TEMPORAL_ADDRESS="+d.TemporalAddress(), "TEMPORAL_NAMESPACE=default",
 		"DOCKET_DATA_DIR="+d.dir, "DOCKET_WORKER_ROLES=all",
 		"DOCKET_LOG_LEVEL=warn", "DOCKET_WORKER_STOP_TIMEOUT=10s")
+	if d.ring != "" {
+		env = append(env, "DOCKET_ENCRYPTION_KEYS_FILE="+d.ring)
+	}
 	return append(env, extra...)
 }
 

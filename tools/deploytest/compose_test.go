@@ -134,9 +134,9 @@ func TestComposeDependsOn(t *testing.T) {
 		"minio-setup":     {"minio": healthy},
 		"api":             {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
 		"api-keys":        {},
-		"worker":          {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
-		"worker-ocr":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
-		"worker-llm":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed},
+		"worker":          {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
+		"worker-ocr":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
+		"worker-llm":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
 	}
 	for name, deps := range want {
 		s := service(t, p, name)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-dev/docket/internal/auth"
+	"github.com/docket-dev/docket/internal/crypt"
 )
 
 // The compose API serves with keys (auth on): its keys file is on the keys
@@ -35,6 +36,24 @@ func TestComposeAPIHasKeys(t *testing.T) {
 	mounted("api-keys", false)
 	require.Equal(t, api.Image, keys.Image, "api-keys runs the API's own keys command")
 	require.Contains(t, strings.Join(keys.Command, " "), file)
+}
+
+// Every Docket service encrypts with the one key ring api-keys makes on
+// the keys volume.
+func TestComposeEncryptsWithOneRing(t *testing.T) {
+	p := loadCompose(t, nil)
+	const ring = "/etc/docket/keys/encryption-keys.json"
+	require.Contains(t, strings.Join(service(t, p, "api-keys").Command, " "), "keyring new "+ring)
+	for _, name := range docketSvcs {
+		s := service(t, p, name)
+		require.Equal(t, ring, env(s, "DOCKET_ENCRYPTION_KEYS_FILE"), name)
+		found := false
+		for _, v := range s.Volumes {
+			found = found || (v.Source == "keys" && v.Target == filepath.Dir(ring) && v.ReadOnly)
+		}
+		require.True(t, found, "%s mounts the keys volume read-only", name)
+		require.Contains(t, s.DependsOn, "api-keys", name)
+	}
 }
 
 // The api-keys script, run natively with the real docket-api binary in
@@ -82,6 +101,9 @@ func TestComposeAPIKeysScript(t *testing.T) {
 		require.NotEmpty(t, secret, "the secret is printed: %s", out)
 		keys := read(t, dir)
 		require.Equal(t, auth.HashSecret(secret), keys[0].SHA256)
+		ring, err := crypt.LoadRing(t.Context(), filepath.Join(dir, "encryption-keys.json"), "")
+		require.NoError(t, err, "the one-shot makes the encryption key ring too")
+		require.NotEmpty(t, ring.Active())
 		before, err := os.ReadFile(filepath.Join(dir, "keys.json"))
 		require.NoError(t, err)
 		again := run(t, dir, "DOCKET_API_KEY=")
