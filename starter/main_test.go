@@ -31,7 +31,8 @@ func TestStarterRunsAJob(t *testing.T) {
 
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+srv.Address(), "DOCKET_TASK_QUEUE="+queue)
+		cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+srv.Address(), "DOCKET_TASK_QUEUE="+queue,
+			"DOCKET_ENCRYPTION_KEYS_FILE="+teststack.RingFile())
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

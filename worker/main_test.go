@@ -31,6 +31,7 @@ func TestWorkerStopsGracefully(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+srv.Address(), "DOCKET_TASK_QUEUE="+queue,
+			"DOCKET_ENCRYPTION_KEYS_FILE="+teststack.RingFile(),
 			"DOCKET_WORKER_STOP_TIMEOUT=30s", "DOCKET_DATA_DIR="+t.TempDir(), "DOCKET_LOG_LEVEL=error")
 		require.NoError(t, cmd.Start())
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
