@@ -8,6 +8,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -201,7 +202,7 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 				return fmt.Errorf("start the main stack: %w", err)
 			}
 		}
-		sec := &Section{Title: sc.title}
+		sec := &Section{Title: sc.title, N: sc.n}
 		t0 := time.Now()
 		fmt.Printf("== %s\n", sc.title)
 		if serr := sc.run(ctx, b, sec); serr != nil {
@@ -222,7 +223,7 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	slices.SortFunc(rep.Sections, func(a, b *Section) int { return strings.Compare(a.Title, b.Title) })
+	sortSections(rep.Sections)
 	rep.Sections = append([]*Section{summary(b)}, rep.Sections...)
 	rep.Sections = append(rep.Sections, analysis(b))
 	fmt.Printf("total time %s\n", time.Since(started).Round(time.Second))
@@ -241,6 +242,12 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 		return errors.New("scenarios failed: " + strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// sortSections puts the scenarios' sections in the order of their numbers
+// (9 before 10), whatever the order they ran in.
+func sortSections(secs []*Section) {
+	slices.SortStableFunc(secs, func(a, b *Section) int { return cmp.Compare(a.N, b.N) })
 }
 
 // DefaultScenarios is every scenario's number, comma-separated in order:
