@@ -227,12 +227,12 @@ func TestTenantSectionsRender(t *testing.T) {
 	require.Contains(t, out, "| 3 | 1000.0 | 1000.0 | 900.0 | 100% | 100% | 0% |")
 	require.Contains(t, out, "0.10× the time")
 
-	keyed, open := &authSide{name: authKeys}, &authSide{name: authOpen}
+	keyed, open := &apiSide{name: authKeys}, &apiSide{name: authOpen}
 	addAll(&keyed.floor, []time.Duration{d(102)})
 	addAll(&open.floor, []time.Duration{d(100)})
 	keyed.totals.blocks, open.totals.blocks = []float64{80, 100}, []float64{100, 100}
 	sec = &Section{Title: "Scenario 9: cost of auth"}
-	authReport(b, sec, set, []*authSide{keyed, open})
+	authReport(b, sec, set, []*apiSide{keyed, open})
 	out = render(sec)
 	require.Contains(t, out, "| "+authKeys+" | 1 | 102.0 |")
 	require.Contains(t, out, "1.02 (met)")
