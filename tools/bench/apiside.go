@@ -82,6 +82,16 @@ func compareAPIs(ctx context.Context, set Settings, floorRounds int, sides []*ap
 	return nil
 }
 
+// cpuPerJob is the CPU time of role per throughput job, in ms ("-" when
+// none was counted).
+func (x *apiSide) cpuPerJob(role string) string {
+	n := x.totals.lat.N()
+	if n == 0 || x.roles == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(x.cpu[role])/float64(n)/float64(time.Millisecond))
+}
+
 // floorBlock runs n trivial jobs back to back; the first skip are not counted.
 func (x *apiSide) floorBlock(ctx context.Context, n, skip int) error {
 	for j := range n {

@@ -180,10 +180,10 @@ func TestScenariosRegistered(t *testing.T) {
 		require.True(t, strings.HasPrefix(sc.title, "Scenario "+strconv.Itoa(sc.n)+": "), sc.title)
 		require.NotNil(t, sc.run)
 	}
-	for n := 1; n <= 9; n++ {
+	for n := 1; n <= 10; n++ {
 		require.True(t, seen[n], "scenario %d", n)
 	}
-	require.Equal(t, "1,2,3,4,5,6,7,8,9", DefaultScenarios())
+	require.Equal(t, "1,2,3,4,5,6,7,8,9,10", DefaultScenarios())
 	for _, short := range []bool{true, false} {
 		s := settings(short)
 		require.Positive(t, s.FairRounds)
