@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -116,10 +118,26 @@ func summary(b *Bench) *Section {
 		return sec
 	}
 	t := &Table{Header: []string{"scenario", "target", "this run", "verdict"}}
-	slices.SortStableFunc(b.Targets, func(x, y targetRow) int { return strings.Compare(x.scenario, y.scenario) })
+	slices.SortStableFunc(b.Targets, func(x, y targetRow) int { return byScenario(x.scenario, y.scenario) })
 	for _, r := range b.Targets {
 		t.Add(r.scenario, r.target, r.measured, r.verdict)
 	}
 	sec.Table(t)
 	return sec
+}
+
+// byScenario orders scenario numbers as numbers (9 before 10), and any
+// that is not one after them, as text.
+func byScenario(x, y string) int {
+	nx, errx := strconv.Atoi(x)
+	ny, erry := strconv.Atoi(y)
+	switch {
+	case errx == nil && erry == nil:
+		return cmp.Compare(nx, ny)
+	case errx == nil:
+		return -1
+	case erry == nil:
+		return 1
+	}
+	return strings.Compare(x, y)
 }

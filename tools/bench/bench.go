@@ -8,6 +8,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,14 @@ type Settings struct {
 	// Scenario 9: the floor's FloorBlock and FloorSkip, AuthRounds rounds;
 	// throughput as scenario 2's blocks.
 	AuthRounds int
+
+	// Scenario 10: the floor's FloorBlock and FloorSkip, EncRounds rounds;
+	// throughput as scenario 2's blocks; OCR in EncOCRBlocks blocks per
+	// side, each of EncOCRDocs documents of EncOCRPages pages at once.
+	EncRounds    int
+	EncOCRBlocks int
+	EncOCRDocs   int
+	EncOCRPages  int
 }
 
 func settings(short bool) Settings {
@@ -70,6 +79,7 @@ func settings(short bool) Settings {
 			DurabilityBlocks: 1, DurabilityJobs: 40,
 			FairRounds: 1, FairA: 60, FairB: 5, FairConc: 32,
 			AuthRounds: 1,
+			EncRounds:  1, EncOCRBlocks: 1, EncOCRDocs: 2, EncOCRPages: 2,
 		}
 	}
 	return Settings{
@@ -81,6 +91,7 @@ func settings(short bool) Settings {
 		DurabilityBlocks: 1, DurabilityJobs: 100,
 		FairRounds: 3, FairA: 300, FairB: 10, FairConc: 32,
 		AuthRounds: 3,
+		EncRounds:  3, EncOCRBlocks: 4, EncOCRDocs: 3, EncOCRPages: 8,
 	}
 }
 
@@ -201,7 +212,7 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 				return fmt.Errorf("start the main stack: %w", err)
 			}
 		}
-		sec := &Section{Title: sc.title}
+		sec := &Section{Title: sc.title, N: sc.n}
 		t0 := time.Now()
 		fmt.Printf("== %s\n", sc.title)
 		if serr := sc.run(ctx, b, sec); serr != nil {
@@ -222,7 +233,7 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	slices.SortFunc(rep.Sections, func(a, b *Section) int { return strings.Compare(a.Title, b.Title) })
+	sortSections(rep.Sections)
 	rep.Sections = append([]*Section{summary(b)}, rep.Sections...)
 	rep.Sections = append(rep.Sections, analysis(b))
 	fmt.Printf("total time %s\n", time.Since(started).Round(time.Second))
@@ -241,6 +252,12 @@ func run(ctx context.Context, set Settings, out, only, cli, bin string, keep boo
 		return errors.New("scenarios failed: " + strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// sortSections puts the scenarios' sections in the order of their numbers
+// (9 before 10), whatever the order they ran in.
+func sortSections(secs []*Section) {
+	slices.SortStableFunc(secs, func(a, b *Section) int { return cmp.Compare(a.N, b.N) })
 }
 
 // DefaultScenarios is every scenario's number, comma-separated in order:
@@ -262,13 +279,15 @@ func DefaultScenarios() string {
 func scenarios() []scenario {
 	// Order of execution: the latency floor first on its own quiet servers,
 	// then the other scenarios on servers of their own (the cost of auth,
-	// then fairness and priority, which share two stacks) before the main
-	// stack starts, then the main stack (footprint idle, trivial jobs, the
-	// OCR pipeline, then the accept path, which leaves many unpolled
-	// workflows behind), then the storage comparison on servers of its own.
+	// the cost of encryption, then fairness and priority, which share two
+	// stacks) before the main stack starts, then the main stack (footprint
+	// idle, trivial jobs, the OCR pipeline, then the accept path, which
+	// leaves many unpolled workflows behind), then the storage comparison on
+	// servers of its own.
 	return []scenario{
 		{3, "Scenario 3: latency floor", floorScenario},
 		{9, "Scenario 9: cost of auth", authScenario},
+		{10, "Scenario 10: cost of encryption", encryptionScenario},
 		{7, "Scenario 7: fairness between tenants", fairnessScenario},
 		{8, "Scenario 8: priority", priorityScenario},
 		{2, "Scenario 2: trivial jobs end to end", trivialScenario},
@@ -304,7 +323,7 @@ func header(set Settings, cli string, started time.Time) []string {
 		"- **Servers:** `temporal server start-dev --headless` (one history shard), search attributes DocketStatus and DocketTenant registered. " +
 			"Main server (scenarios 1, 2, 5, 6): as `make run` starts it (scripts/run.sh), a SQLite file with " + joinCode(storageFileWAL.Pragmas) +
 			" and the dynamic config of scenario 3: " + joinCode(tuningFast.Values) + ".",
-		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings (so `DOCKET_GRPC_COMPRESSION=auto`: no gzip to a loopback server) except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`), also without gzip, so that the comparisons measure Docket rather than compression.",
+		"- **Docket:** `bin/worker` and `bin/docket-api` as built by `make build`, default settings (so `DOCKET_GRPC_COMPRESSION=auto`: no gzip to a loopback server) except `DOCKET_LOG_LEVEL=warn`, `DOCKET_OCR_CONCURRENCY=" + fmt.Sprint(ocrConcurrency()) + "` (scenario 5) and `DOCKET_DATA_DIR` in the scratch folder, and no key ring: unlike `make run`, `DOCKET_ENCRYPTION_KEYS_FILE` is unset, so payloads and stored objects are plain, except on scenario 10's encrypted stack; the SDK baseline is this program's own client (`client.ExecuteWorkflow` with an id and the task queue, `WorkflowRun.Get`), also without gzip, so that the comparisons measure Docket rather than compression.",
 		fmt.Sprintf("- **Trivial job:** `%s`", trivialBody),
 	}
 }

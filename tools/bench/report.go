@@ -40,6 +40,7 @@ func (t *Table) String() string {
 // Section is one scenario's part of the report.
 type Section struct {
 	Title string
+	N     int      // the scenario's number, which orders the report's sections
 	Text  []string // paragraphs and tables, in order
 }
 

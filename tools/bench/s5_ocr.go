@@ -81,23 +81,11 @@ const pathAPIMulti = "Docket API, one multi-page TIFF"
 // latency of one one-page job with tesseract's time for that page.
 func ocrScenario(ctx context.Context, b *Bench, sec *Section) error {
 	api := newAPIJobs(b.Main.APIURL)
-	_, status, err := api.submit(ctx, `{"type":"document","input":{}}`)
-	var problem struct {
-		Field string `json:"field"`
-	}
-	if status == http.StatusUnprocessableEntity {
-		_ = json.Unmarshal([]byte(errDetail(err)), &problem)
-	}
-	switch {
-	case status == http.StatusUnprocessableEntity && problem.Field == "type":
-		sec.Para("**Skipped:** `POST /jobs` rejects job type `document` (422): the document job does not exist yet.")
-		return nil
-	case status == 0 && err != nil:
+	if skip, err := ocrSkipReason(ctx, api); err != nil || skip != "" {
+		if skip != "" {
+			sec.Para("**Skipped:** %s", skip)
+		}
 		return err
-	}
-	if !hasTesseract() {
-		sec.Para("**Skipped:** `tesseract` is not on PATH (`scripts/deps.sh` installs it).")
-		return nil
 	}
 
 	nPages, blocks, rounds := 12, 5, 8
@@ -374,6 +362,29 @@ func ocrScenario(ctx context.Context, b *Bench, sec *Section) error {
 		}
 	}
 	return nil
+}
+
+// ocrSkipReason says why document jobs cannot be measured through api
+// ("" when they can): the API does not know job type document, or
+// tesseract is not on PATH.
+func ocrSkipReason(ctx context.Context, api *apiJobs) (string, error) {
+	_, status, err := api.submit(ctx, `{"type":"document","input":{}}`)
+	var problem struct {
+		Field string `json:"field"`
+	}
+	if status == http.StatusUnprocessableEntity {
+		_ = json.Unmarshal([]byte(errDetail(err)), &problem)
+	}
+	switch {
+	case status == http.StatusUnprocessableEntity && problem.Field == "type":
+		return "`POST /jobs` rejects job type `document` (422): the document job does not exist yet.", nil
+	case status == 0 && err != nil:
+		return "", err
+	}
+	if !hasTesseract() {
+		return "`tesseract` is not on PATH (`scripts/deps.sh` installs it).", nil
+	}
+	return "", nil
 }
 
 // cpuTesseract labels the OCR tools' CPU time.

@@ -3,21 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
-
-// authSide is one API of scenario 9: with a keys file or without.
-type authSide struct {
-	name   string
-	api    *apiJobs
-	floor  Sample // sequential jobs, submit to result
-	post   Sample // … of which POST /jobs
-	totals sideTotals
-}
 
 const (
 	authKeys = "keys file, tenant key"
@@ -26,11 +15,6 @@ const (
 
 // authTargetGap is how far apart scenario 9's sides may be.
 const authTargetGap = 0.05
-
-// withinGap says whether a/b is within gap of 1.
-func withinGap(a, b, gap float64) bool {
-	return b > 0 && math.Abs(a/b-1) <= gap
-}
 
 // authScenario measures what API keys cost: scenario 3's latency floor and
 // scenario 2's trivial-job throughput through two APIs on the same server
@@ -61,52 +45,21 @@ func authScenario(ctx context.Context, b *Bench, sec *Section) error {
 		return err
 	}
 	defer keyed.Stop(10 * time.Second)
-	sides := []*authSide{
+	sides := []*apiSide{
 		{name: authKeys, api: newAPIJobs(keyedURL).withKey(secretOf(keys, tenantA))},
 		{name: authOpen, api: newAPIJobs(st.APIURL)},
 	}
 	set := b.Set
-	for _, x := range sides {
-		if r := closedLoop(ctx, set.TrivialConc, set.TrivialConc, side{x.name, x.api.run}.fire); r.Lat.Errors() > 0 {
-			return fmt.Errorf("warm-up %s: %w", x.name, r.Lat.FirstError())
-		}
+	if err := compareAPIs(ctx, set, set.AuthRounds, sides); err != nil {
+		return err
 	}
-	// A B B A …: the floor first, then throughput.
-	ordered := func(i int) []*authSide {
-		o := slices.Clone(sides)
-		if i%2 == 1 {
-			slices.Reverse(o)
-		}
-		return o
-	}
-	for r := range set.AuthRounds * 2 {
-		for _, x := range ordered(r) {
-			if err := x.floorBlock(ctx, set.FloorBlock, set.FloorSkip); err != nil {
-				return fmt.Errorf("floor, %s: %w", x.name, err)
-			}
-		}
-	}
-	for blk := range set.TrivialBlocks {
-		for _, x := range ordered(blk) {
-			r := closedLoop(ctx, set.TrivialConc, set.TrivialJobs, side{x.name, x.api.run}.fire)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			x.totals.lat.Merge(r.Lat)
-			x.totals.elapsed += r.Elapsed
-			x.totals.blocks = append(x.totals.blocks, r.PerSecond())
-			fmt.Printf("   %-24s block %d: %4d jobs, %6.1f jobs/s, p50 %s ms, errors %d\n",
-				x.name, blk+1, r.Lat.N(), r.PerSecond(), ms(r.Lat.P(0.5)), r.Lat.Errors())
-		}
-	}
-
 	authReport(b, sec, set, sides)
 	return nil
 }
 
 // authReport writes scenario 9's section from its sides (with keys, then
 // without) and records its targets.
-func authReport(b *Bench, sec *Section, set Settings, sides []*authSide) {
+func authReport(b *Bench, sec *Section, set Settings, sides []*apiSide) {
 	keysSide, open := sides[0], sides[1]
 	sec.Para("Two bin/docket-api processes on the same dev server (make run's settings) and the same bin/worker: one with `DOCKET_API_KEYS_FILE` (a keys file of one key, tenant `a`; "+
 		"every request carries `Authorization: Bearer <secret>`, so each pays the key's SHA-256 and constant-time comparison, and every job carries the `DocketTenant` search attribute "+
@@ -139,28 +92,4 @@ func authReport(b *Bench, sec *Section, set Settings, sides []*authSide) {
 			sec.Para("%d errors on %s; the first: `%v`", x.totals.lat.Errors(), x.name, strings.TrimSpace(err.Error()))
 		}
 	}
-}
-
-// floorBlock runs n trivial jobs back to back; the first skip are not counted.
-func (x *authSide) floorBlock(ctx context.Context, n, skip int) error {
-	for j := range n {
-		t0 := time.Now()
-		id, _, err := x.api.submit(ctx, trivialBody)
-		if err != nil {
-			return err
-		}
-		t1 := time.Now()
-		r, err := x.api.result(ctx, id)
-		if err != nil {
-			return err
-		}
-		if r.Sum != trivialSum {
-			return fmt.Errorf("job %s: sum %d, want %d", id, r.Sum, trivialSum)
-		}
-		if j >= skip {
-			x.post.Add(t1.Sub(t0))
-			x.floor.Add(time.Since(t0))
-		}
-	}
-	return nil
 }

@@ -194,9 +194,29 @@ func (e *Env) StartStack(ctx context.Context, s *Server, taskQueue string, withW
 	return e.StartStackEnv(ctx, s, taskQueue, withWorker, nil)
 }
 
+// dataDir is the DOCKET_DATA_DIR of a stack's worker and API: their blob
+// store is its blobs folder.
+func (e *Env) dataDir(s *Server, taskQueue string) string {
+	return filepath.Join(e.Dir, "data-"+s.Name+"-"+taskQueue)
+}
+
+// envEncryptionKeys names the key ring of Docket's processes; set, every
+// Temporal payload they write is encrypted and every object they store is
+// sealed.
+const envEncryptionKeys = "DOCKET_ENCRYPTION_KEYS_FILE"
+
+// hasEnv says whether env sets name to something not empty.
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // stackEnv is the environment of a stack's worker and API processes.
 func (e *Env) stackEnv(s *Server, taskQueue string) []string {
-	tag := s.Name + "-" + taskQueue
 	// The worker and the API share a blob store (uploaded documents, page
 	// texts) in the scratch folder, not the repository's .data; the worker
 	// OCRs as many documents at once as scenario 5's raw tesseract runs.
@@ -205,7 +225,7 @@ func (e *Env) stackEnv(s *Server, taskQueue string) []string {
 		"TEMPORAL_NAMESPACE=default",
 		"DOCKET_TASK_QUEUE=" + taskQueue,
 		"DOCKET_LOG_LEVEL=warn",
-		"DOCKET_DATA_DIR=" + filepath.Join(e.Dir, "data-"+tag),
+		"DOCKET_DATA_DIR=" + e.dataDir(s, taskQueue),
 		fmt.Sprintf("DOCKET_OCR_CONCURRENCY=%d", ocrConcurrency()),
 	}
 }
@@ -213,10 +233,17 @@ func (e *Env) stackEnv(s *Server, taskQueue string) []string {
 // StartStackEnv is StartStack with apiEnv added to the API's environment
 // (scenarios 7 to 9 give it DOCKET_API_KEYS_FILE).
 func (e *Env) StartStackEnv(ctx context.Context, s *Server, taskQueue string, withWorker bool, apiEnv []string) (*Stack, error) {
+	return e.StartStackWith(ctx, s, taskQueue, withWorker, apiEnv, nil)
+}
+
+// StartStackWith is StartStackEnv with workerEnv added to the worker's
+// environment (scenario 10 gives both DOCKET_ENCRYPTION_KEYS_FILE).
+func (e *Env) StartStackWith(ctx context.Context, s *Server, taskQueue string, withWorker bool, apiEnv, workerEnv []string) (*Stack, error) {
 	st := &Stack{Server: s, TaskQueue: taskQueue}
 	tag := s.Name + "-" + taskQueue
 	if withWorker {
-		w, err := startProc("worker-"+tag, filepath.Join(e.Dir, "worker-"+tag+".log"), e.stackEnv(s, taskQueue), filepath.Join(e.Bin, "worker"))
+		env := append(e.stackEnv(s, taskQueue), workerEnv...)
+		w, err := startProc("worker-"+tag, filepath.Join(e.Dir, "worker-"+tag+".log"), env, filepath.Join(e.Bin, "worker"))
 		if err != nil {
 			return nil, err
 		}
@@ -234,10 +261,14 @@ func (e *Env) StartStackEnv(ctx context.Context, s *Server, taskQueue string, wi
 	}
 	if withWorker {
 		// A job end to end proves the worker polls before anything is timed.
+		// A worker with a key ring encrypts the result, which this
+		// program's client has no key for: then only its completion is
+		// checked (the API, which has the ring, reads results).
+		probe := &sdkJobs{c: s.client, taskQueue: taskQueue, opaque: hasEnv(workerEnv, envEncryptionKeys)}
 		err = waitFor(ctx, 30*time.Second, func() error {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_, err := (&sdkJobs{c: s.client, taskQueue: taskQueue}).run(cctx)
+			_, err := probe.run(cctx)
 			return err
 		})
 		if err != nil {

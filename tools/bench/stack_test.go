@@ -32,3 +32,12 @@ func TestUnfairTuningIsMakeRunsWithoutFairness(t *testing.T) {
 	require.Contains(t, tuningUnfair.Values, "matching.enableFairness=false")
 	require.NotContains(t, tuningUnfair.Values, "matching.enableFairness=true")
 }
+
+// The stack's readiness probe does not decode the result of a worker with
+// a key ring: hasEnv tells such a worker's environment.
+func TestHasEnv(t *testing.T) {
+	require.True(t, hasEnv([]string{"A=1", envEncryptionKeys + "=/x/ring.json"}, envEncryptionKeys))
+	require.False(t, hasEnv([]string{envEncryptionKeys + "="}, envEncryptionKeys), "empty is unset, as config reads it")
+	require.False(t, hasEnv([]string{envEncryptionKeys + "_X=1", "X" + envEncryptionKeys + "=1"}, envEncryptionKeys))
+	require.False(t, hasEnv(nil, envEncryptionKeys))
+}

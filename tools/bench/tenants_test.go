@@ -180,10 +180,10 @@ func TestScenariosRegistered(t *testing.T) {
 		require.True(t, strings.HasPrefix(sc.title, "Scenario "+strconv.Itoa(sc.n)+": "), sc.title)
 		require.NotNil(t, sc.run)
 	}
-	for n := 1; n <= 9; n++ {
+	for n := 1; n <= 10; n++ {
 		require.True(t, seen[n], "scenario %d", n)
 	}
-	require.Equal(t, "1,2,3,4,5,6,7,8,9", DefaultScenarios())
+	require.Equal(t, "1,2,3,4,5,6,7,8,9,10", DefaultScenarios())
 	for _, short := range []bool{true, false} {
 		s := settings(short)
 		require.Positive(t, s.FairRounds)
@@ -227,12 +227,12 @@ func TestTenantSectionsRender(t *testing.T) {
 	require.Contains(t, out, "| 3 | 1000.0 | 1000.0 | 900.0 | 100% | 100% | 0% |")
 	require.Contains(t, out, "0.10× the time")
 
-	keyed, open := &authSide{name: authKeys}, &authSide{name: authOpen}
+	keyed, open := &apiSide{name: authKeys}, &apiSide{name: authOpen}
 	addAll(&keyed.floor, []time.Duration{d(102)})
 	addAll(&open.floor, []time.Duration{d(100)})
 	keyed.totals.blocks, open.totals.blocks = []float64{80, 100}, []float64{100, 100}
 	sec = &Section{Title: "Scenario 9: cost of auth"}
-	authReport(b, sec, set, []*authSide{keyed, open})
+	authReport(b, sec, set, []*apiSide{keyed, open})
 	out = render(sec)
 	require.Contains(t, out, "| "+authKeys+" | 1 | 102.0 |")
 	require.Contains(t, out, "1.02 (met)")
