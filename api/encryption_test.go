@@ -181,11 +181,14 @@ func TestEncryptionHidesContentAtRest(t *testing.T) {
 	checkDB("after the server stopped")
 }
 
-// ocrMarker is "MARKER" and ten random characters that tesseract does not
-// confuse with others (no O/0, I/1/L, S/5, B/8, Z/2, G/6, U/V).
+// ocrMarker is "MARKER" and ten random letters that tesseract reads
+// reliably in testdocs' font at 56 px: letters only (a digit among
+// letters is read as another digit, a letter, or split off: 3 in 25 of
+// such markers failed, and none of 200 of these), and none that it
+// confuses with others (O, I, L, S, B, Z, G, U, V).
 func ocrMarker(t *testing.T) string {
 	t.Helper()
-	const alphabet = "ACDEFHKMNPRTWXY3479"
+	const alphabet = "ACDEFHKMNPRTWXY"
 	b := make([]byte, 10)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
