@@ -560,6 +560,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, job.ErrIdempotencyMismatch):
 		writeProblem(w, r, http.StatusUnprocessableEntity, "idempotency-key-reused",
 			"this Idempotency-Key was already used with a different request body", func(p *Problem) { p.Field = "Idempotency-Key" })
+	case errors.Is(err, crypt.ErrKeyNotFound):
+		// A key retired from the ring while something it encrypted is
+		// still read. A retry succeeds only once an operator puts the key
+		// back; Retry-After is there as on every 503. The logged error
+		// names the key (ids are not secret; the log is where the
+		// operator looks).
+		s.Log.Error("encrypted under a key the key ring lacks", "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeProblem(w, r, http.StatusServiceUnavailable, "encryption-key-missing",
+			"what this request reads is encrypted under a key that this server's key ring lacks; the server's log names the key", nil)
 	case errors.Is(err, documents.ErrUnavailable):
 		s.Log.Warn("blob store unavailable", "path", r.URL.Path, "error", err)
 		s.unavailable(w, r, "the blob store is not reachable; try again shortly")

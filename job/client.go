@@ -232,7 +232,9 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 			return View{}, false, err
 		}
 		var fp string
-		_ = c.decode(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoRequest], &fp)
+		if _, err := c.decodeMemo(desc.GetWorkflowExecutionInfo(), memoRequest, &fp); err != nil {
+			return View{}, false, fmt.Errorf("read the request of job %s: %w", id, err)
+		}
 		if fp != p.Fingerprint {
 			return View{}, false, ErrIdempotencyMismatch
 		}
@@ -487,7 +489,11 @@ func (c *Client) viewOf(ctx context.Context, desc *workflowservice.DescribeWorkf
 		}
 	} else {
 		var in json.RawMessage
-		if c.decode(info.GetMemo().GetFields()[memoInput], &in) == nil {
+		found, err := c.decodeMemo(info, memoInput, &in)
+		if err != nil {
+			return View{}, fmt.Errorf("read the input of job %s: %w", v.ID, err)
+		}
+		if found {
 			v.Input = in
 		}
 	}
@@ -659,6 +665,23 @@ func (c *Client) decode(p *commonpb.Payload, into any) error {
 		dc = converter.GetDefaultDataConverter()
 	}
 	return dc.FromPayload(p, into)
+}
+
+// decodeMemo reads the memo field key of a job's workflow into into;
+// found is false when the workflow has no such field (jobs the temporal
+// CLI or the starter started). A field that is there but does not decode
+// (encrypted under a key the ring lacks, say) is an error, so that a view
+// is not shown as if the job had no input, nor an idempotent retry taken
+// for a different request.
+func (c *Client) decodeMemo(info *workflowpb.WorkflowExecutionInfo, key string, into any) (found bool, err error) {
+	p := info.GetMemo().GetFields()[key]
+	if p == nil {
+		return false, nil
+	}
+	if err := c.decode(p, into); err != nil {
+		return false, fmt.Errorf("decode its memo %s: %w", key, err)
+	}
+	return true, nil
 }
 
 func (c *Client) failureConverter() converter.FailureConverter {

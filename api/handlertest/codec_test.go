@@ -11,6 +11,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/docket-dev/docket/api"
 	"github.com/docket-dev/docket/internal/crypt"
@@ -28,7 +29,8 @@ func ring(t *testing.T, id string) *crypt.Ring {
 
 // The codec server routes: what /codec/encode encrypts, /codec/decode gives
 // back; a payload of another ring's key is a 400 problem naming the key,
-// never a 200 with garbage; a server without a ring answers 404.
+// and an altered one a 400 problem naming the failed authentication, never
+// a 200 with garbage; a server without a ring answers 404.
 func TestCodecRoutes(t *testing.T) {
 	r := ring(t, "k1")
 	h := newHarness(t, func(s *api.Server) { s.Ring = r })
@@ -57,6 +59,19 @@ func TestCodecRoutes(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, bad.Status)
 	require.Contains(t, bad.Problem(t).Detail, `"k1"`)
 	require.Equal(t, http.StatusBadRequest, h.call(t, http.MethodPost, "/codec/decode", []byte(`{"payloads": 7}`), nil).Status)
+
+	// One byte of the ciphertext flipped, as a payload altered in
+	// Temporal's database would be: GCM's authentication refuses it.
+	flipped := proto.Clone(&encoded).(*commonpb.Payloads)
+	flipped.Payloads[0].Data[len(flipped.Payloads[0].Data)/2] ^= 0x01
+	tamperedBody, err := protojson.Marshal(flipped)
+	require.NoError(t, err)
+	tampered := h.call(t, http.MethodPost, "/codec/decode", tamperedBody, nil)
+	require.Equal(t, http.StatusBadRequest, tampered.Status, "body: %s", tampered.Body)
+	p := tampered.Problem(t)
+	require.Equal(t, "https://docket.dev/problems/invalid-payloads", p.Type)
+	require.Contains(t, p.Detail, "authentication failed")
+	require.NotContains(t, string(tampered.Body), "MARKER")
 
 	off := newHarness(t)
 	require.Equal(t, http.StatusNotFound, off.call(t, http.MethodPost, "/codec/decode", enc.Body, nil).Status)

@@ -98,6 +98,27 @@ type ServerOptions struct {
 	// also uses its old task matcher (matching.useNewMatcher defaults to
 	// false), which ignores priority keys too.
 	Fairness bool
+	// DBFile, when not empty, keeps the server's data in this SQLite file
+	// (with its -wal and -shm files beside it), as `make run` does and
+	// with make run's pragmas (WAL, synchronous=NORMAL), instead of in
+	// memory: for a test that looks at what the server writes to disk.
+	DBFile string
+}
+
+// sqlitePragmas are make run's (scripts/run.sh) for its database file.
+var sqlitePragmas = []string{
+	"--sqlite-pragma", "journal_mode=wal",
+	"--sqlite-pragma", "synchronous=NORMAL",
+}
+
+// extraArgs are the dev server's arguments that o changes (the SDK passes
+// --db-filename itself, from DevServerOptions.DBFilename).
+func (o ServerOptions) extraArgs() []string {
+	args := o.dynamicConfig()
+	if o.DBFile != "" {
+		args = append(args, sqlitePragmas...)
+	}
+	return args
 }
 
 // dynamicConfig is DynamicConfig with matching.enableFairness set as o
@@ -120,9 +141,9 @@ func StartServer(ctx context.Context) (*Server, error) {
 	return StartServerWith(ctx, ServerOptions{Fairness: true})
 }
 
-// StartServerWith starts an in-memory dev server on a free port with
-// Docket's search attributes and DynamicConfig changed by o. Note that the
-// zero ServerOptions has fairness off.
+// StartServerWith starts a dev server on a free port with Docket's search
+// attributes and DynamicConfig changed by o, in memory unless o.DBFile
+// names a file. Note that the zero ServerOptions has fairness off.
 func StartServerWith(ctx context.Context, o ServerOptions) (*Server, error) {
 	cli, err := CLIPath()
 	if err != nil {
@@ -142,7 +163,8 @@ func StartServerWith(ctx context.Context, o ServerOptions) (*Server, error) {
 		},
 		SearchAttributes: temporal.NewSearchAttributes(attrs...),
 		LogLevel:         "error",
-		ExtraArgs:        o.dynamicConfig(),
+		DBFilename:       o.DBFile,
+		ExtraArgs:        o.extraArgs(),
 		Stdout:           io.Discard,
 		Stderr:           io.Discard,
 	})
