@@ -19,13 +19,18 @@ const (
 
 const keyringUsage = `usage: keyring new [-kms URL] PATH
        keyring add [-kms URL] PATH
+       keyring activate PATH ID
 
-new  writes a key ring with one random key to PATH (mode 0600), unless a
-     file is there already (then it changes nothing).
-add  puts a new random key first in the key ring at PATH: it encrypts from
-     the next start of each process on, and the older keys still decrypt.
-     Restart every worker and API process soon after, since what the new key
-     encrypts is readable only by processes that have loaded it.
+new       writes a key ring with one random key to PATH (mode 0600), unless
+          a file is there already (then it changes nothing).
+add       adds a new random key LAST to the key ring at PATH: it only
+          decrypts, so nothing changes until it is activated. Restart every
+          worker and API process, so that all of them can read it.
+activate  makes key ID the first, the one that encrypts from each process's
+          next start; the older keys still decrypt. Rotation is add,
+          restart everything, activate, restart everything: a process that
+          has not loaded a key cannot read what it encrypts, and a job
+          whose input it cannot read fails.
 
 -kms URL wraps the new key with that gocloud.dev/secrets keeper (the one
 DOCKET_ENCRYPTION_KMS_URL names), so that the file alone reads nothing.
@@ -44,6 +49,21 @@ func KeyringCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "new", "add":
+	case "activate":
+		if len(args) != 3 {
+			fmt.Fprintf(stderr, "keyring activate: want PATH and ID\n%s", keyringUsage)
+			return exitUsage
+		}
+		if err := activateKey(args[1], args[2]); err != nil {
+			fmt.Fprintf(stderr, "keyring activate: %v\n", err)
+			var rerr *ringError
+			if errors.As(err, &rerr) {
+				return exitUsage
+			}
+			return exitError
+		}
+		fmt.Fprintf(stdout, "key %s of %s encrypts from each process's next start\n", args[2], args[1])
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, keyringUsage)
 		return exitOK
@@ -102,6 +122,6 @@ func KeyringCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitError
 	}
-	fmt.Fprintf(stdout, "added key %s to %s: it is the active key from each process's next start\n", id, path)
+	fmt.Fprintf(stdout, "added key %s to %s (decrypts only): restart every process, then run keyring activate %s %s\n", id, path, path, id)
 	return exitOK
 }

@@ -68,13 +68,25 @@ func TestKeyringCommandNewAndAdd(t *testing.T) {
 	require.NoError(t, os.Chmod(path, 0o640))
 	code, stdout, stderr = run("add", path)
 	require.Equal(t, 0, code, stderr)
+	added, err := crypt.LoadRing(ctx, path, "")
+	require.NoError(t, err)
+	require.Len(t, added.KeyIDs(), 2)
+	// Added last: the old key still encrypts until the new one is
+	// activated, so that no process meets a key it has not loaded.
+	require.Equal(t, r1.Active(), added.Active())
+	newID := added.KeyIDs()[1]
+	require.Equal(t, "added key "+newID+" to "+path+" (decrypts only): restart every process, then run keyring activate "+path+" "+newID+"\n", stdout)
+	requireNoKeyMaterial(t, path, stdout+stderr)
+
+	code, stdout, stderr = run("activate", path, newID)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "key "+newID+" of "+path+" encrypts from each process's next start\n", stdout)
 	r2, err := crypt.LoadRing(ctx, path, "")
 	require.NoError(t, err)
-	require.Len(t, r2.KeyIDs(), 2)
-	require.Equal(t, r1.Active(), r2.KeyIDs()[1])
-	require.NotEqual(t, r1.Active(), r2.Active())
-	require.Equal(t, "added key "+r2.Active()+" to "+path+": it is the active key from each process's next start\n", stdout)
-	requireNoKeyMaterial(t, path, stdout+stderr)
+	require.Equal(t, []string{newID, r1.Active()}, r2.KeyIDs())
+	code, _, stderr = run("activate", path, "no-such-key")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `"no-such-key"`)
 	// The file keeps its mode, and what the old key sealed still opens.
 	info, err := os.Stat(path)
 	require.NoError(t, err)

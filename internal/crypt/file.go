@@ -65,19 +65,18 @@ func generateRingFile(ctx context.Context, path string, keeper *secrets.Keeper) 
 	return true, entry.ID, nil
 }
 
-// addKey puts a new random key first in the key ring at path, so that it
-// becomes the key that encrypts while the others still decrypt, and returns
-// its id. keeper wraps the new key; it must be given when the ring already
-// holds wrapped keys, so that rotation does not leave a plain key in a file
-// that was meant to be useless without the KMS.
+// addKey adds a new random key LAST to the key ring at path, where it
+// only decrypts, and returns its id: every process must load it before any
+// process encrypts with it, or a worker that has not yet restarted fails
+// the jobs it cannot read (a workflow whose input does not decode fails
+// for good). activateKey then makes it the key that encrypts. keeper wraps
+// the new key; it must be given when the ring already holds wrapped keys,
+// so that rotation does not leave a plain key in a file that was meant to
+// be useless without the KMS.
 func addKey(ctx context.Context, path string, keeper *secrets.Keeper) (string, error) {
-	data, err := os.ReadFile(path)
+	f, err := readRingFile(path)
 	if err != nil {
 		return "", fmt.Errorf("add a key: %w", err)
-	}
-	f, err := decodeRingFile(data)
-	if err != nil {
-		return "", fmt.Errorf("add a key to %s: %w", path, err)
 	}
 	ids := make([]string, len(f.Keys))
 	for i, k := range f.Keys {
@@ -90,32 +89,71 @@ func addKey(ctx context.Context, path string, keeper *secrets.Keeper) (string, e
 	if err != nil {
 		return "", fmt.Errorf("add a key to %s: %w", path, err)
 	}
-	f.Keys = slices.Insert(f.Keys, 0, entry)
-	out, err := encodeRingFile(f)
-	if err != nil {
-		return "", fmt.Errorf("add a key to %s: %w", path, err)
-	}
-	// A symlinked file (a mounted secret's) is replaced where it points,
-	// keeping its mode, so that the link and its permissions survive.
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return "", fmt.Errorf("add a key: %w", err)
-	}
-	info, err := os.Stat(target)
-	if err != nil {
-		return "", fmt.Errorf("add a key: %w", err)
-	}
-	tmp, err := writeTemp(target, out, info.Mode().Perm())
-	if err != nil {
-		return "", fmt.Errorf("add a key: %w", err)
-	}
-	// The rename replaces the file whole: a process loading the ring
-	// meanwhile reads the old ring or the new one, never half of one.
-	if err := os.Rename(tmp, target); err != nil {
-		os.Remove(tmp)
+	f.Keys = append(f.Keys, entry)
+	if err := rewriteRingFile(path, f); err != nil {
 		return "", fmt.Errorf("add a key: %w", err)
 	}
 	return entry.ID, nil
+}
+
+// activateKey moves the key id first in the ring at path, so that it
+// encrypts from each process's next start; the others still decrypt.
+func activateKey(path, id string) error {
+	f, err := readRingFile(path)
+	if err != nil {
+		return fmt.Errorf("activate a key: %w", err)
+	}
+	i := slices.IndexFunc(f.Keys, func(k fileKey) bool { return k.ID == id })
+	if i < 0 {
+		return &ringError{fmt.Errorf("activate a key: %s has no key %q", path, id)}
+	}
+	k := f.Keys[i]
+	f.Keys = slices.Insert(slices.Delete(f.Keys, i, i+1), 0, k)
+	if err := rewriteRingFile(path, f); err != nil {
+		return fmt.Errorf("activate a key: %w", err)
+	}
+	return nil
+}
+
+func readRingFile(path string) (ringFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ringFile{}, err
+	}
+	f, err := decodeRingFile(data)
+	if err != nil {
+		return ringFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// rewriteRingFile replaces the ring at path with f. A symlinked file (a
+// mounted secret's) is replaced where it points, keeping its mode, so that
+// the link and its permissions survive; the rename replaces the file
+// whole, so a process loading the ring meanwhile reads the old ring or the
+// new one, never half of one.
+func rewriteRingFile(path string, f ringFile) error {
+	out, err := encodeRingFile(f)
+	if err != nil {
+		return err
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	tmp, err := writeTemp(target, out, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // newEntry makes a random key with an id unlike those of taken, wrapped by
