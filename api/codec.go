@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+
+	"github.com/gorilla/mux"
 )
 
 // codec is POST /codec/encode and /codec/decode: Temporal's codec server
@@ -30,4 +32,23 @@ func (s *Server) codec(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// CodecHandler serves only the codec server routes, without API keys, for
+// the listener DOCKET_CODEC_ADDR names: the Temporal Web UI calls the codec
+// from the browser and cannot send an API key. Everything else is 404.
+// config.Load allows that listener on loopback only unless told otherwise.
+func (s *Server) CodecHandler() http.Handler {
+	r := mux.NewRouter()
+	r.SkipClean(true)
+	for _, path := range []string{"/codec/encode", "/codec/decode"} {
+		r.Handle(path, s.onlyParams(nil, s.codec)).Methods(http.MethodPost)
+	}
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeProblem(w, req, http.StatusMethodNotAllowed, "method-not-allowed", req.Method+" is not allowed here; allowed: POST", nil)
+	})
+	r.Use(s.recoverer, s.logRequests, cleanPaths)
+	return s.withCORS(r)
 }

@@ -35,6 +35,9 @@ PGSOCK=$DATA/pgsock
 export DOCKET_CLUSTER_PG_PORT=${DOCKET_CLUSTER_PG_PORT:-15432}
 export DOCKET_CLUSTER_TEMPORAL_PORT=${DOCKET_CLUSTER_TEMPORAL_PORT:-17233}
 export DOCKET_CLUSTER_UI_PORT=${DOCKET_CLUSTER_UI_PORT:-18233}
+# api-1's codec-only listener, which the Web UI decodes payloads through
+# (cluster/config/ui.yaml): the UI cannot send an API key.
+export DOCKET_CLUSTER_CODEC_PORT=${DOCKET_CLUSTER_CODEC_PORT:-18090}
 read -r -a API_PORTS <<<"${DOCKET_CLUSTER_API_PORTS:-18080 18081}"
 TEMPORAL_ADDR=127.0.0.1:$DOCKET_CLUSTER_TEMPORAL_PORT
 NAMESPACE=default
@@ -327,7 +330,13 @@ start_one() {
       port_free "$port" || die "port $port ($name) is in use; set DOCKET_CLUSTER_API_PORTS"
       ensure_key
       ensure_ring
-      launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" DOCKET_API_KEYS_FILE="$KEYS_FILE" "$BIN/docket-api" ;;
+      local codec=()
+      if [[ $name == api-1 ]]; then
+        port_free "$DOCKET_CLUSTER_CODEC_PORT" || die "port $DOCKET_CLUSTER_CODEC_PORT (codec) is in use; set DOCKET_CLUSTER_CODEC_PORT"
+        codec=(DOCKET_CODEC_ADDR="127.0.0.1:$DOCKET_CLUSTER_CODEC_PORT"
+          DOCKET_CORS_ORIGINS="http://127.0.0.1:$DOCKET_CLUSTER_UI_PORT,http://localhost:$DOCKET_CLUSTER_UI_PORT")
+      fi
+      launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" DOCKET_API_KEYS_FILE="$KEYS_FILE" "${codec[@]}" "$BIN/docket-api" ;;
   esac
   wait_ready "$name" "$(<"$RUN/$name.pid")"
 }
@@ -427,7 +436,7 @@ print_urls() {
 
 Docket cluster is running (state and logs in ${DATA#"$ROOT"/}/).
   Jobs API      http://127.0.0.1:${API_PORTS[0]}   and   http://127.0.0.1:${API_PORTS[1]}   (docs: /docs)
-  Temporal UI   http://127.0.0.1:$DOCKET_CLUSTER_UI_PORT
+  Temporal UI   http://127.0.0.1:$DOCKET_CLUSTER_UI_PORT  (decodes payloads through api-1's codec listener, 127.0.0.1:$DOCKET_CLUSTER_CODEC_PORT)
   Temporal      $TEMPORAL_ADDR  (namespace $NAMESPACE, task queue $TASK_QUEUE; server $TEMPORAL_SERVER_VERSION on PostgreSQL)
   PostgreSQL    127.0.0.1:$DOCKET_CLUSTER_PG_PORT  (user temporal, databases temporal and temporal_visibility)
   Workers       ${WORKERS[*]}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -114,6 +115,13 @@ type Config struct {
 	// ring's wrapped keys (base64key://… locally; awskms://… and the
 	// like in production).
 	EncryptionKMSURL string `env:"DOCKET_ENCRYPTION_KMS_URL"`
+	// CodecAddr, when set, is a second listener of the API that serves
+	// only the codec server, without API keys: the Temporal Web UI cannot
+	// send one. It decrypts anything it is sent, so it must be a loopback
+	// address unless CodecAllowRemote says otherwise (compose, where the
+	// container's port is published on the host's loopback only).
+	CodecAddr        string `env:"DOCKET_CODEC_ADDR"`
+	CodecAllowRemote bool   `env:"DOCKET_CODEC_ALLOW_REMOTE"`
 	// Ring is the key ring Load read from EncryptionKeysFile; nil when
 	// there is none. Tests set it themselves.
 	Ring *crypt.Ring `env:"-"`
@@ -199,12 +207,29 @@ func parse(opts env.Options) (Config, error) {
 			return Config{}, fmt.Errorf("DOCKET_CORS_ORIGINS: %q is not an origin (scheme://host[:port], no path) or *", o)
 		}
 	}
+	if c.CodecAddr != "" && !c.CodecAllowRemote && !loopbackAddr(c.CodecAddr) {
+		return Config{}, fmt.Errorf("DOCKET_CODEC_ADDR=%q: the codec listener decrypts without API keys, so it must be a loopback address (or set DOCKET_CODEC_ALLOW_REMOTE=true where the port is reachable from the host's loopback only)", c.CodecAddr)
+	}
 	switch c.Auth {
 	case "", AuthOff:
 	default:
 		return Config{}, fmt.Errorf("DOCKET_AUTH=%q: want off or nothing (unset: API keys are required except on a loopback address)", c.Auth)
 	}
 	return c, nil
+}
+
+// loopbackAddr reports whether a listen address's host is loopback (an
+// empty host listens on every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // validOrigin reports whether o is a browser origin: an http or https URL

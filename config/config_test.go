@@ -122,3 +122,32 @@ func TestLoadCORSOrigins(t *testing.T) {
 		})
 	}
 }
+
+// The codec listener decrypts without keys: loopback only, unless allowed
+// explicitly.
+func TestLoadCodecAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr, remote string
+		ok           bool
+	}{
+		{"", "", true},
+		{"127.0.0.1:8081", "", true},
+		{"localhost:8081", "", true},
+		{"[::1]:8081", "", true},
+		{":8081", "", false},
+		{"0.0.0.0:8081", "", false},
+		{"192.0.2.10:8081", "", false},
+		{":8081", "true", true},
+	} {
+		t.Run(tc.addr+" "+tc.remote, func(t *testing.T) {
+			t.Setenv("DOCKET_CODEC_ADDR", tc.addr)
+			t.Setenv("DOCKET_CODEC_ALLOW_REMOTE", tc.remote)
+			_, err := config.Load()
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, "DOCKET_CODEC_ADDR")
+		})
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/docket-dev/docket/api"
+	"github.com/docket-dev/docket/api/internal/spectest"
+	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
 )
 
@@ -75,4 +80,48 @@ func TestCodecRoutes(t *testing.T) {
 
 	off := newHarness(t)
 	require.Equal(t, http.StatusNotFound, off.call(t, http.MethodPost, "/codec/decode", enc.Body, nil).Status)
+}
+
+// The codec-only listener (DOCKET_CODEC_ADDR) decodes without an API key,
+// for the Web UI, while the API itself asks for one; it serves nothing else.
+func TestCodecListener(t *testing.T) {
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(keysFile, []byte(`{"keys":[]}`), 0o600))
+	keys, err := auth.Open(keysFile, quiet())
+	require.NoError(t, err)
+	t.Cleanup(keys.Close)
+	s := &api.Server{Jobs: &recordingJobs{}, Log: quiet(), Ring: ring(t, "k1"), Keys: keys,
+		CORSOrigins: []string{"http://localhost:8233"}}
+	main := httptest.NewServer(s.Handler())
+	t.Cleanup(main.Close)
+	codec := httptest.NewServer(s.CodecHandler())
+	t.Cleanup(codec.Close)
+
+	plain, err := converter.GetDefaultDataConverter().ToPayloads("hello")
+	require.NoError(t, err)
+	body, err := protojson.Marshal(plain)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, spectest.Call(t, main.URL, http.MethodPost, "/codec/encode", body, nil).Status)
+	enc := spectest.Call(t, codec.URL, http.MethodPost, "/codec/encode", body, nil)
+	require.Equal(t, http.StatusOK, enc.Status)
+	dec := spectest.Call(t, codec.URL, http.MethodPost, "/codec/decode", enc.Body, http.Header{"Origin": {"http://localhost:8233"}})
+	require.Equal(t, http.StatusOK, dec.Status)
+	require.Equal(t, "http://localhost:8233", dec.Header.Get("Access-Control-Allow-Origin"), "the Web UI's origin may call it")
+
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/jobs", http.StatusNotFound},
+		{http.MethodPost, "/jobs", http.StatusNotFound},
+		{http.MethodGet, "/codec/decode", http.StatusMethodNotAllowed},
+	} {
+		req, err := http.NewRequest(tc.method, codec.URL+tc.path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.want, resp.StatusCode, "%s %s", tc.method, tc.path)
+		require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	}
 }

@@ -253,7 +253,7 @@ func TestComposePorts(t *testing.T) {
 	want := map[string][]port{
 		"temporal":    {{"127.0.0.1", "7233", 7233}},
 		"temporal-ui": {{"127.0.0.1", "8233", 8080}},
-		"api":         {{"127.0.0.1", "8080", 8080}},
+		"api":         {{"127.0.0.1", "8080", 8080}, {"127.0.0.1", "8081", 8081}},
 		"minio":       {{"127.0.0.1", "9001", 9001}},
 	}
 	for _, s := range p.Services {
@@ -274,6 +274,16 @@ func TestComposePorts(t *testing.T) {
 	p = loadCompose(t, map[string]string{"DOCKET_BIND": "0.0.0.0"})
 	if ip := service(t, p, "api").Ports[0].HostIP; ip != "0.0.0.0" {
 		t.Errorf("with DOCKET_BIND=0.0.0.0 the api binds %q", ip)
+	}
+	// The codec-only listener decrypts without keys: it stays on the
+	// host's loopback whatever DOCKET_BIND says, and it is what the Web
+	// UI decodes through.
+	codec := service(t, p, "api").Ports[1]
+	if codec.HostIP != "127.0.0.1" || env(api, "DOCKET_CODEC_ADDR") != ":"+codec.Published {
+		t.Errorf("codec port %+v, DOCKET_CODEC_ADDR %q", codec, env(api, "DOCKET_CODEC_ADDR"))
+	}
+	if got := env(service(t, p, "temporal-ui"), "TEMPORAL_CODEC_ENDPOINT"); got != "http://127.0.0.1:"+codec.Published+"/codec" {
+		t.Errorf("the Web UI's codec endpoint is %q", got)
 	}
 }
 

@@ -121,3 +121,15 @@ func TestComposeAPIKeysScript(t *testing.T) {
 		require.Equal(t, auth.HashSecret(secret), read(t, dir)[0].SHA256)
 	})
 }
+
+// make cluster's Web UI decodes through api-1's codec-only listener: the
+// UI's config names the port cluster.sh gives that listener.
+func TestClusterUIDecodesThroughTheCodecListener(t *testing.T) {
+	ui, err := os.ReadFile(filepath.Join(root, "cluster", "config", "ui.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(ui), `endpoint: "http://127.0.0.1:{{ env "DOCKET_CLUSTER_CODEC_PORT" | default "18090" }}/codec"`)
+	sh, err := os.ReadFile(filepath.Join(root, "cluster", "cluster.sh"))
+	require.NoError(t, err)
+	require.Contains(t, string(sh), `DOCKET_CLUSTER_CODEC_PORT=${DOCKET_CLUSTER_CODEC_PORT:-18090}`)
+	require.Contains(t, string(sh), `DOCKET_CODEC_ADDR="127.0.0.1:$DOCKET_CLUSTER_CODEC_PORT"`)
+}

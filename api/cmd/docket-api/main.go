@@ -81,21 +81,39 @@ func run() error {
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		log.Info("api listening", "addr", cfg.HTTPAddr, "task_queue", cfg.TaskQueue)
-		errc <- hs.ListenAndServe()
+		if err := hs.ListenAndServe(); err != nil {
+			errc <- fmt.Errorf("serve %s: %w", cfg.HTTPAddr, err)
+		}
 	}()
+	servers := []*api.HTTPServer{hs}
+	if cfg.CodecAddr != "" {
+		// The Web UI's codec endpoint: no API keys (it cannot send one),
+		// so config.Load allowed this address only on loopback or when
+		// told explicitly.
+		cs := api.NewHTTPServer(cfg.CodecAddr, srv.CodecHandler())
+		servers = append(servers, cs)
+		go func() {
+			log.Warn("codec server listening WITHOUT API keys", "addr", cfg.CodecAddr)
+			if err := cs.ListenAndServe(); err != nil {
+				errc <- fmt.Errorf("serve the codec on %s: %w", cfg.CodecAddr, err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", cfg.HTTPAddr, err)
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("api shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shut down: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shut down: %w", err)
+		}
 	}
 	return nil
 }
