@@ -142,18 +142,18 @@ func portFree(port int) bool {
 // and two API replicas, none of them one of the fixed ones, so that the
 // harness's cluster never takes the ports of a `make cluster` (15432,
 // 17233, 18233, 18080, 18081 unless moved).
-func clusterPorts(fixed []int) (pg, temporal, ui int, apis [2]int, err error) {
+func clusterPorts(fixed []int) (pg, temporal, ui, codec int, apis [2]int, err error) {
 	var got []int
-	for len(got) < 5 {
+	for len(got) < 6 {
 		p, err := freePort()
 		if err != nil {
-			return 0, 0, 0, apis, fmt.Errorf("pick a port: %w", err)
+			return 0, 0, 0, 0, apis, fmt.Errorf("pick a port: %w", err)
 		}
 		if !slices.Contains(got, p) && !slices.Contains(fixed, p) {
 			got = append(got, p)
 		}
 	}
-	return got[0], got[1], got[2], [2]int{got[3], got[4]}, nil
+	return got[0], got[1], got[2], got[5], [2]int{got[3], got[4]}, nil
 }
 
 // serverVersionStamp is the Temporal server version `make cluster-tools`
@@ -174,7 +174,7 @@ func StartCluster(ctx context.Context, root, dir string) (*Cluster, error) {
 	if err != nil {
 		return c, fmt.Errorf("read the cluster's config: %w", err)
 	}
-	pg, temporal, ui, apis, err := clusterPorts(fixedPorts(yaml))
+	pg, temporal, ui, codec, apis, err := clusterPorts(fixedPorts(yaml))
 	if err != nil {
 		return c, err
 	}
@@ -184,6 +184,7 @@ func StartCluster(ctx context.Context, root, dir string) (*Cluster, error) {
 		fmt.Sprintf("DOCKET_CLUSTER_TEMPORAL_PORT=%d", temporal),
 		fmt.Sprintf("DOCKET_CLUSTER_UI_PORT=%d", ui),
 		fmt.Sprintf("DOCKET_CLUSTER_API_PORTS=%d %d", apis[0], apis[1]),
+		fmt.Sprintf("DOCKET_CLUSTER_CODEC_PORT=%d", codec),
 		// As the dev-server rows' APIs; cluster.sh sets its workers' level itself.
 		"DOCKET_LOG_LEVEL=warn",
 	}
