@@ -3,8 +3,6 @@ package documents_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"io"
 	"io/fs"
 	"os"
@@ -259,10 +257,7 @@ func TestDeleteRemovesDerivedOutputs(t *testing.T) {
 
 func testRing(t *testing.T, id string) *crypt.Ring {
 	t.Helper()
-	key := make([]byte, crypt.KeySize)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	r, err := crypt.ParseRing(context.Background(), []byte(`{"keys":[{"id":"`+id+`","key":"`+base64.StdEncoding.EncodeToString(key)+`"}]}`), nil)
+	r, err := crypt.RandomRing(id)
 	require.NoError(t, err)
 	return r
 }

@@ -1,8 +1,6 @@
 package handlertest_test
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
@@ -24,10 +22,7 @@ import (
 
 func ring(t *testing.T, id string) *crypt.Ring {
 	t.Helper()
-	key := make([]byte, crypt.KeySize)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	r, err := crypt.ParseRing(context.Background(), []byte(`{"keys":[{"id":"`+id+`","key":"`+base64.StdEncoding.EncodeToString(key)+`"}]}`), nil)
+	r, err := crypt.RandomRing(id)
 	require.NoError(t, err)
 	return r
 }

@@ -229,3 +229,18 @@ func writeTemp(path string, data []byte, perm fs.FileMode) (name string, err err
 	}
 	return tmp.Name(), nil
 }
+
+// RandomRing is a key ring of one random key called id, held only in
+// memory: for tests and tools that need a ring nothing else must read.
+func RandomRing(id string) (*Ring, error) {
+	key := make([]byte, KeySize)
+	defer clear(key)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("read random bytes for the key: %w", err)
+	}
+	data, err := jsonv2.Marshal(map[string]any{"keys": []map[string]string{{"id": id, "key": base64.StdEncoding.EncodeToString(key)}}})
+	if err != nil {
+		return nil, err
+	}
+	return ParseRing(context.Background(), data, nil)
+}

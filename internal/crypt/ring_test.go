@@ -217,3 +217,16 @@ func TestGenerateRingFile(t *testing.T) {
 	_, _, err = r2.Open(sealed)
 	require.Error(t, err)
 }
+
+// RandomRing makes a new key each time, under the id asked for.
+func TestRandomRing(t *testing.T) {
+	a, err := crypt.RandomRing("t1")
+	require.NoError(t, err)
+	b, err := crypt.RandomRing("t1")
+	require.NoError(t, err)
+	require.Equal(t, "t1", a.Active())
+	sealed, err := a.Seal([]byte("x"))
+	require.NoError(t, err)
+	_, _, err = b.Open(sealed)
+	require.ErrorIs(t, err, crypt.ErrAuthentication, "another random key of the same id does not open it")
+}
