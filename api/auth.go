@@ -153,6 +153,13 @@ func (s *Server) withinQuota(ctx context.Context, w http.ResponseWriter, r *http
 			s.fail(w, r, err)
 			return false
 		}
+		if n >= int64(p.MaxOpenJobs) && req.IdempotencyKey != "" {
+			// A retry of a request that was accepted is answered with its
+			// job, not refused: the job it names already counts.
+			if _, err := s.Jobs.Owner(ctx, job.IdempotentID(p.Tenant, req.IdempotencyKey)); err == nil {
+				return true
+			}
+		}
 		if n >= int64(p.MaxOpenJobs) {
 			w.Header().Set("Retry-After", strconv.Itoa(openJobsRetryAfter))
 			writeProblem(w, r, http.StatusTooManyRequests, "too-many-open-jobs", fmt.Sprintf(

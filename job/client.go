@@ -194,7 +194,7 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 	}
 	id := uuid.NewString()
 	if req.IdempotencyKey != "" {
-		id = idempotentID(tenant, req.IdempotencyKey)
+		id = IdempotentID(tenant, req.IdempotencyKey)
 	}
 	attrs := []temporal.SearchAttributeUpdate{statusKey.ValueSet(string(StatusQueued))}
 	if tenant != "" {
@@ -613,10 +613,11 @@ func settle(v *View, info *workflowpb.WorkflowExecutionInfo, pending []*workflow
 	}
 }
 
-// idempotentID derives a job id from an idempotency key, per tenant: two
-// tenants sending the same key get two jobs. Jobs without a tenant keep
-// the derivation they always had.
-func idempotentID(tenant, key string) string {
+// IdempotentID is the id of the job a start request with idempotency key
+// key makes for tenant: derived, per tenant (two tenants sending the same
+// key get two jobs). Jobs without a tenant keep the derivation they always
+// had.
+func IdempotentID(tenant, key string) string {
 	if tenant == "" {
 		return uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
 	}
