@@ -213,6 +213,8 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		// inheritance, of every step's: one tenant's backlog does not hold
 		// another's jobs behind it. Steps inherit the priority too.
 		Priority: temporal.Priority{PriorityKey: p.Priority, FairnessKey: tenant},
+		// What the job works on, for the Web UI's list.
+		StaticSummary: SummaryOf(p.Type, p.Input),
 	}
 	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted

@@ -5,6 +5,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -108,6 +109,10 @@ func (r *jobRun) onStepEvent(ctx workflow.Context, ev job.StepEvent) {
 	s.Status, s.Attempt, s.Worker, s.StartedAt = job.StatusRunning, ev.Attempt, ev.Worker, &started
 	if ev.Progress != nil && (s.Progress == nil || ev.Progress.Done >= s.Progress.Done) {
 		s.Progress = ev.Progress
+		// The Web UI shows the workflow's current details on the job's
+		// page: the running step's progress, without opening its pending
+		// activities. Not a command: histories replay unchanged.
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %d/%d", s.Name, s.Progress.Done, s.Progress.Total))
 	}
 	if r.view.StartedAt == nil {
 		r.view.StartedAt = &started
