@@ -74,6 +74,8 @@ type Jobs interface {
 	Owner(ctx context.Context, id string) (string, error)
 	// OpenJobs counts a tenant's unfinished jobs, for its quota.
 	OpenJobs(ctx context.Context, tenant string) (int64, error)
+	// DescribeQueue reads what Temporal knows of a task queue.
+	DescribeQueue(ctx context.Context, name string) (job.Queue, error)
 }
 
 // *job.Client is the production Jobs; this keeps their methods in step.
@@ -89,6 +91,9 @@ type Server struct {
 	// Ring is the encryption key ring (DOCKET_ENCRYPTION_KEYS_FILE): the
 	// codec server routes encode and decode with it. Nil: they answer 404.
 	Ring *crypt.Ring
+	// TaskQueue is the base task queue whose queues GET /queues describes
+	// (the job's, and its OCR and LLM queues).
+	TaskQueue string
 	// CORSOrigins are the browser origins allowed to call the API
 	// (DOCKET_CORS_ORIGINS); none: no cross-origin calls.
 	CORSOrigins []string
@@ -145,6 +150,7 @@ func (s *Server) Handler() http.Handler {
 	route(http.MethodGet, "/documents/{id}", auth.ScopeDocumentsRead, s.getDocument, "tenant")
 	route(http.MethodDelete, "/documents/{id}", auth.ScopeDocumentsWrite, s.deleteDocument, "tenant")
 	route(http.MethodGet, "/documents/{id}/content", auth.ScopeDocumentsRead, s.getDocumentContent, "tenant")
+	route(http.MethodGet, "/queues", auth.ScopeAdmin, s.listQueues)
 	route(http.MethodPost, "/codec/encode", auth.ScopeCodec, s.codec)
 	route(http.MethodPost, "/codec/decode", auth.ScopeCodec, s.codec)
 	route(http.MethodGet, "/healthz", open, s.healthz)

@@ -29,6 +29,7 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 		Log:              log,
 		CallTimeout:      DefaultCallTimeout,
 		CORSOrigins:      cfg.CORSOrigins,
+		TaskQueue:        cfg.TaskQueue,
 		Ring:             cfg.Ring,
 	}
 }
@@ -37,7 +38,7 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 // cfg's task queue with its timeouts, and, when docs is not nil, document
 // jobs refused before they start if they name a document never uploaded.
 func NewJobs(c client.Client, cfg config.Config, docs *documents.Store) *job.Client {
-	jobs := &job.Client{Temporal: c, TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout,
+	jobs := &job.Client{Temporal: c, Namespace: cfg.Namespace(), TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout,
 		DataConverter: cfg.DataConverter(), FailureConverter: cfg.FailureConverter()}
 	if docs != nil {
 		jobs.Check = DocumentCheck(docs)

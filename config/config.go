@@ -288,6 +288,16 @@ func (c Config) Dial(logger *slog.Logger, identity string, lazy bool) (client.Cl
 	return tc, nil
 }
 
+// Namespace is the Temporal namespace Dial connects to (TEMPORAL_NAMESPACE
+// or the TOML profile's, through envconfig; "default" otherwise).
+func (c Config) Namespace() string {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil || opts.Namespace == "" {
+		return "default"
+	}
+	return opts.Namespace
+}
+
 // Compresses says whether calls to the Temporal server at hostPort are gzipped.
 func (c Config) Compresses(hostPort string) bool {
 	switch c.GRPCCompression {

@@ -58,7 +58,10 @@ var statusKey = temporal.NewSearchAttributeKeyKeyword(StatusSearchAttribute)
 
 // Client runs jobs on Temporal: it is what the API and the starter use.
 type Client struct {
-	Temporal  client.Client
+	Temporal client.Client
+	// Namespace is the client's Temporal namespace ("default" if empty),
+	// for the calls made to the service directly.
+	Namespace string
 	TaskQueue string
 	// Kinds are the job types this client starts and shows
 	// (workflows.Kinds); a job of another workflow type is not found.

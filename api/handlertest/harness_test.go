@@ -79,6 +79,11 @@ func (j *recordingJobs) Owner(_ context.Context, id string) (string, error) {
 	return "", job.ErrNotFound
 }
 
+func (j *recordingJobs) DescribeQueue(_ context.Context, name string) (job.Queue, error) {
+	j.record(jobCall{Method: "DescribeQueue", ID: name})
+	return job.Queue{Name: name, Workflow: &job.QueueStats{Pollers: []job.Poller{}}, Activity: &job.QueueStats{Pollers: []job.Poller{}}}, nil
+}
+
 func (j *recordingJobs) OpenJobs(_ context.Context, tenant string) (int64, error) {
 	j.record(jobCall{Method: "OpenJobs", ID: tenant})
 	return 0, nil
