@@ -25,6 +25,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
 )
@@ -105,6 +106,8 @@ type Server struct {
 	Docs *documents.Store
 	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
 	MaxDocumentBytes int64
+	// Tracing traces each request (internal/tracing); nil: no tracing.
+	Tracing *tracing.Tracing
 	// Log receives the server's own errors.
 	Log *slog.Logger
 	// CallTimeout bounds each call to Temporal made for a request.
@@ -137,7 +140,7 @@ func (s *Server) Handler() http.Handler {
 		if method == http.MethodGet {
 			methods = append(methods, http.MethodHead)
 		}
-		r.Handle(path, s.guard(scope, s.onlyParams(params, h))).Methods(methods...)
+		r.Handle(path, routeSpan(path, s.guard(scope, s.onlyParams(params, h)))).Methods(methods...)
 	}
 	route(http.MethodPost, "/jobs", auth.ScopeJobsWrite, s.createJob)
 	route(http.MethodGet, "/jobs", auth.ScopeJobsRead, s.listJobs, "status", "type", "tenant", "page_size", "page_token")
@@ -171,7 +174,7 @@ func (s *Server) Handler() http.Handler {
 			req.Method+" is not allowed here; allowed: "+strings.Join(allow, ", "), nil)
 	})
 	r.Use(s.recoverer, s.logRequests, cleanPaths)
-	return s.withCORS(r)
+	return s.Tracing.Handler(s.withCORS(r))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
@@ -125,6 +126,10 @@ type Config struct {
 	// Ring is the key ring Load read from EncryptionKeysFile; nil when
 	// there is none. Tests set it themselves.
 	Ring *crypt.Ring `env:"-"`
+	// Interceptors are added to every Temporal client Dial makes (and so
+	// to the workers made from it): the tracing interceptor when traces
+	// are on (internal/tracing), none otherwise.
+	Interceptors []interceptor.ClientInterceptor `env:"-"`
 }
 
 // gRPC compression settings.
@@ -263,9 +268,26 @@ func (c Config) Logger() *slog.Logger {
 // connects on first use, so that the API can start (and report itself not
 // ready) while Temporal is down.
 func (c Config) Dial(logger *slog.Logger, identity string, lazy bool) (client.Client, error) {
+	opts, err := c.ClientOptions(logger, identity)
+	if err != nil {
+		return nil, err
+	}
+	dial := client.Dial
+	if lazy {
+		dial = client.NewLazyClient
+	}
+	tc, err := dial(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %q: %w", addressOf(opts), err)
+	}
+	return tc, nil
+}
+
+// ClientOptions are the options of the clients Dial makes.
+func (c Config) ClientOptions(logger *slog.Logger, identity string) (client.Options, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
-		return nil, fmt.Errorf("read TEMPORAL_* settings: %w", err)
+		return client.Options{}, fmt.Errorf("read TEMPORAL_* settings: %w", err)
 	}
 	opts.Logger = tlog.NewStructuredLogger(logger)
 	opts.DataConverter, opts.FailureConverter = c.DataConverter(), c.FailureConverter()
@@ -277,15 +299,8 @@ func (c Config) Dial(logger *slog.Logger, identity string, lazy bool) (client.Cl
 	} else {
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
-	dial := client.Dial
-	if lazy {
-		dial = client.NewLazyClient
-	}
-	tc, err := dial(opts)
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %q: %w", addressOf(opts), err)
-	}
-	return tc, nil
+	opts.Interceptors = append(opts.Interceptors, c.Interceptors...)
+	return opts, nil
 }
 
 // Namespace is the Temporal namespace Dial connects to (TEMPORAL_NAMESPACE

@@ -219,7 +219,7 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		// What the job works on, for the Web UI's list.
 		StaticSummary: SummaryOf(p.Type, p.Input),
 	}
-	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
+	run, err := c.Temporal.ExecuteWorkflow(traceJob(ctx, id, p.Type, tenant), opts, p.Type, p.Input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case err == nil:

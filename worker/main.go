@@ -6,12 +6,15 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/worker"
 
 	"github.com/docket-dev/docket/config"
+	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/internal/workers"
 )
 
@@ -30,6 +33,14 @@ func run() error {
 	log := cfg.Logger()
 	slog.SetDefault(log)
 	identity := config.Identity("worker")
+	tr, err := tracing.Setup(context.Background(), "docket-worker", identity)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: the spans of the steps that
+	// finished while the workers stopped are sent too.
+	defer flushTraces(tr, log)
+	cfg.Interceptors = tr.ClientInterceptors()
 	c, err := cfg.Dial(log, identity, false)
 	if err != nil {
 		return err
@@ -57,4 +68,14 @@ func run() error {
 	set.Stop()
 	log.Info("worker stopped")
 	return nil
+}
+
+// flushTraces sends the spans still buffered, within a bound: an
+// unreachable collector must not hold up a stopping worker.
+func flushTraces(tr *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("traces not sent", "error", err)
+	}
 }

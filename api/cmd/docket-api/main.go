@@ -22,6 +22,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -56,7 +57,16 @@ func run() error {
 	if keys != nil {
 		defer keys.Close()
 	}
-	c, err := cfg.Dial(log, config.Identity("api"), true)
+	identity := config.Identity("api")
+	tr, err := tracing.Setup(context.Background(), "docket-api", identity)
+	if err != nil {
+		return err
+	}
+	// Deferred before the servers', so it runs after them: the spans of
+	// the requests that finished during the shutdown are sent too.
+	defer flushTraces(tr, log)
+	cfg.Interceptors = tr.ClientInterceptors()
+	c, err := cfg.Dial(log, identity, true)
 	if err != nil {
 		return err
 	}
@@ -78,6 +88,7 @@ func run() error {
 
 	srv := api.New(c, cfg, docs, log)
 	srv.Keys = keys
+	srv.Tracing = tr
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -116,4 +127,14 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// flushTraces sends the spans still buffered, within a bound: an
+// unreachable collector must not hold up a stopping API.
+func flushTraces(tr *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("traces not sent", "error", err)
+	}
 }
