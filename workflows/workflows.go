@@ -140,8 +140,12 @@ func (r *jobRun) markRunning(ctx workflow.Context) {
 // and with the timeouts the descriptor declares, and records its outcome in
 // the view.
 func runStep[In, Out any](ctx workflow.Context, r *jobRun, def steps.Def[In, Out], in In) (Out, job.StepReport, error) {
-	ctx = workflow.WithActivityOptions(ctx, def.Options(workflow.GetInfo(ctx).TaskQueueName))
 	activity := def.Name
+	opts := def.Options(workflow.GetInfo(ctx).TaskQueueName)
+	// The Web UI shows it on the step's activity. User metadata, not part
+	// of the command the replayer compares: histories replay unchanged.
+	opts.Summary = job.StepSummaryOf(activity, r.view.Input)
+	ctx = workflow.WithActivityOptions(ctx, opts)
 
 	if len(r.view.Steps) > 0 {
 		// An earlier step ran, so a worker picked the job up even if its
