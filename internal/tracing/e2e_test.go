@@ -51,7 +51,8 @@ func TestOneTraceFromPostToEveryStep(t *testing.T) {
 	srv, err := teststack.StartServer(ctx)
 	require.NoError(t, err)
 	defer func() { _ = srv.Stop() }()
-	recv := tracingtest.NewReceiver()
+	recv, err := tracingtest.NewReceiver()
+	require.NoError(t, err)
 	defer recv.Close()
 
 	workerBin, err := teststack.Build(ctx, "../../worker", t.TempDir())

@@ -1,6 +1,7 @@
 package tracing_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -96,51 +97,83 @@ func TestBadSettingsAreErrors(t *testing.T) {
 
 // With an endpoint, a request's span continues the caller's traceparent,
 // is named by its route template, and reaches the OTLP receiver when the
-// process shuts down (nothing is sent before: the batch delay is long).
-// The caller's baggage does not become attributes.
+// process shuts down (nothing is sent before: the batch delay is long),
+// over either protocol and either endpoint variable. The caller's baggage
+// does not become attributes; OTEL_TRACES_SAMPLER is the SDK's.
 func TestRequestSpanReachesTheReceiverOnShutdown(t *testing.T) {
-	recv := tracingtest.NewReceiver()
+	recv, err := tracingtest.NewReceiver()
+	require.NoError(t, err)
 	defer recv.Close()
-	setenv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": recv.Endpoint(), "OTEL_SERVICE_NAME": "docket-custom"})
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
-	global := otel.GetTracerProvider()
-	tr, err := tracing.Setup(t.Context(), "docket-test", "test-1")
-	require.NoError(t, err)
-	require.NotNil(t, tr)
-	t.Cleanup(func() { otel.SetTracerProvider(global) })
-	require.IsType(t, &sdktrace.TracerProvider{}, otel.GetTracerProvider(), "libraries that trace by themselves join in")
-	require.Len(t, tr.ClientInterceptors(), 1)
+	for i, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"http", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": recv.Endpoint()}, 1},
+		{"http traces endpoint", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": recv.Endpoint() + "/v1/traces"}, 1},
+		{"grpc", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": recv.GRPCEndpoint(), "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, 1},
+		{"grpc traces protocol", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": recv.GRPCEndpoint(), "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, 1},
+		{"sampled out", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": recv.Endpoint(), "OTEL_TRACES_SAMPLER": "always_off"}, 0},
+	} {
+		traceID := fmt.Sprintf("%032x", i+1) // one trace per case
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"OTEL_SERVICE_NAME": "docket-" + tc.name}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			setenv(t, env)
+			t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
+			global := otel.GetTracerProvider()
+			tr, err := tracing.Setup(t.Context(), "docket-test", "test-1")
+			require.NoError(t, err)
+			require.NotNil(t, tr)
+			t.Cleanup(func() { otel.SetTracerProvider(global) })
+			require.IsType(t, &sdktrace.TracerProvider{}, otel.GetTracerProvider(), "libraries that trace by themselves join in")
+			require.Len(t, tr.ClientInterceptors(), 1)
+			cfg := config.Defaults()
+			cfg.Interceptors = tr.ClientInterceptors()
+			opts, err := cfg.ClientOptions(teststack.Logger(), "test")
+			require.NoError(t, err)
+			require.Len(t, opts.Interceptors, 1)
 
-	cfg := config.Defaults()
-	cfg.Interceptors = tr.ClientInterceptors()
-	opts, err := cfg.ClientOptions(teststack.Logger(), "test")
-	require.NoError(t, err)
-	require.Len(t, opts.Interceptors, 1)
+			h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tracing.RouteSpan(r, "/jobs/{id}")
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			const parentID = "00f067aa0ba902b7"
+			for _, path := range []string{"/jobs/5b0e", "/healthz"} {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+				req.Header.Set("baggage", "docket.tenant=forged")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				require.Equal(t, http.StatusNoContent, rec.Code)
+			}
+			require.Empty(t, spansOf(recv, traceID), "sent before the batch delay")
 
-	h := tr.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tracing.RouteSpan(r, "/jobs/{id}")
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	for _, path := range []string{"/jobs/5b0e", "/healthz"} {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
-		req.Header.Set("baggage", "docket.tenant=forged")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		require.Equal(t, http.StatusNoContent, rec.Code)
+			require.NoError(t, tr.Shutdown(t.Context()))
+			require.Zero(t, recv.Errors())
+			spans := spansOf(recv, traceID)
+			require.Len(t, spans, tc.want, "/healthz is not traced")
+			if tc.want == 0 {
+				return
+			}
+			s := spans[0]
+			require.Equal(t, "GET /jobs/{id}", s.Name)
+			require.Equal(t, parentID, s.ParentID)
+			require.Equal(t, "docket-"+tc.name, s.Service, "OTEL_SERVICE_NAME wins over the default")
+			require.Equal(t, "/jobs/{id}", s.Attrs["http.route"])
+			require.NotContains(t, s.Attrs, "docket.tenant", "a client's baggage is not taken")
+		})
 	}
-	require.Empty(t, recv.Spans(), "sent before the batch delay")
+}
 
-	require.NoError(t, tr.Shutdown(t.Context()))
-	spans := recv.Spans()
-	require.Zero(t, recv.Errors())
-	require.Len(t, spans, 1, "one span: /healthz is not traced")
-	s := spans[0]
-	require.Equal(t, "GET /jobs/{id}", s.Name)
-	require.Equal(t, traceID, s.TraceID)
-	require.Equal(t, parentID, s.ParentID)
-	require.Equal(t, "docket-custom", s.Service, "OTEL_SERVICE_NAME wins over the default")
-	require.Equal(t, "/jobs/{id}", s.Attrs["http.route"])
-	require.NotContains(t, s.Attrs, "docket.tenant", "a client's baggage is not taken")
+func spansOf(recv *tracingtest.Receiver, traceID string) []tracingtest.Span {
+	var out []tracingtest.Span
+	for _, s := range recv.Spans() {
+		if s.TraceID == traceID {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -6,8 +6,11 @@ package tracingtest
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/hex"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -15,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
 )
 
 // Span is one received span, flattened with its resource's service name.
@@ -28,9 +32,12 @@ type Span struct {
 	Attrs map[string]string
 }
 
-// Receiver receives OTLP/HTTP protobuf trace exports on POST /v1/traces.
+// Receiver receives OTLP trace exports: HTTP protobuf on POST /v1/traces
+// (Endpoint) and gRPC (GRPCEndpoint).
 type Receiver struct {
-	srv *httptest.Server
+	srv  *httptest.Server
+	grpc *grpc.Server
+	gln  net.Listener
 
 	mu    sync.Mutex
 	spans []Span
@@ -38,21 +45,46 @@ type Receiver struct {
 	errors int
 }
 
-// NewReceiver starts a receiver on a loopback port; Close stops it.
-func NewReceiver() *Receiver {
+// NewReceiver starts a receiver on two loopback ports; Close stops it.
+func NewReceiver() (*Receiver, error) {
 	r := &Receiver{}
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for OTLP gRPC: %w", err)
+	}
+	r.gln = gln
+	r.grpc = grpc.NewServer()
+	ptraceotlp.RegisterGRPCServer(r.grpc, &grpcServer{r: r})
+	go func() { _ = r.grpc.Serve(gln) }()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", r.export)
 	r.srv = httptest.NewServer(mux)
-	return r
+	return r, nil
 }
 
-// Endpoint is the base URL to give OTEL_EXPORTER_OTLP_ENDPOINT (the
-// exporter appends /v1/traces).
+// Endpoint is the base URL of OTLP/HTTP, for OTEL_EXPORTER_OTLP_ENDPOINT
+// (the exporter appends /v1/traces).
 func (r *Receiver) Endpoint() string { return r.srv.URL }
 
+// GRPCEndpoint is the URL of OTLP/gRPC (plain text, as the http scheme
+// tells the exporter).
+func (r *Receiver) GRPCEndpoint() string { return "http://" + r.gln.Addr().String() }
+
 // Close stops the receiver.
-func (r *Receiver) Close() { r.srv.Close() }
+func (r *Receiver) Close() {
+	r.srv.Close()
+	r.grpc.Stop()
+}
+
+type grpcServer struct {
+	ptraceotlp.UnimplementedGRPCServer
+	r *Receiver
+}
+
+func (s *grpcServer) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	s.r.add(req.Traces())
+	return ptraceotlp.NewExportResponse(), nil
+}
 
 // Spans returns every span received so far.
 func (r *Receiver) Spans() []Span {
