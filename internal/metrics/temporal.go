@@ -30,7 +30,9 @@ var temporalBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 // Close the returned closer after the client, to stop the flushing loop.
 //
 // The SDK's tags are namespace, task queue, worker type, workflow and
-// activity types and poller type: bounded, and never an id.
+// activity types and poller type: bounded, and never an id. Tag values are
+// sanitized as the Temporal server's are (docket-ocr becomes docket_ocr),
+// so that the SDK's and the server's task_queue/taskqueue labels match.
 func NewTemporal(reg prometheus.Registerer, log *slog.Logger) (client.MetricsHandler, io.Closer) {
 	reporter := tallyprom.NewReporter(tallyprom.Options{
 		Registerer:              reg,
@@ -47,6 +49,8 @@ func NewTemporal(reg prometheus.Registerer, log *slog.Logger) (client.MetricsHan
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
 		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		// tally's own series count of itself, which nobody asked for.
+		OmitCardinalityMetrics: true,
 	}, temporalFlush)
 	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
 }
