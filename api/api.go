@@ -602,6 +602,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(499)
 	default:
 		s.Log.Error("unclassified error", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "unclassified")
 		s.unavailable(w, r, "the request could not be completed; try again shortly")
 	}
 }
