@@ -12,4 +12,4 @@
 
 ## metrics-check: promtool on every exposition, the dashboard's PromQL, a real Prometheus scraping a real stack.
 metrics-check: tools deps
-	go test $(GO_TEST_FLAGS) -v -run 'TestMetrics|TestSelected' ./tools/metricstest/
+	go test $(GO_TEST_FLAGS) -v -run 'TestMetrics|TestSelected|TestDashboardProblems' ./tools/metricstest/

@@ -1,6 +1,9 @@
 package metricstest
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -9,21 +12,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// checkDashboard parses every PromQL expression of the dashboard at path
-// with Prometheus's own parser and requires each metric it selects to be
-// among exposed, the series names scraped from real processes.
-func checkDashboard(t *testing.T, path string, exposed map[string]bool) {
+// dashboardProblems parses every PromQL expression of the dashboard at
+// path with Prometheus's own parser and lists what is wrong: an
+// expression that does not parse, selects no metric by name, or names a
+// metric not among exposed (the series names scraped from real processes).
+func dashboardProblems(t *testing.T, path string, exposed map[string]bool) []string {
 	t.Helper()
 	p := parser.NewParser(parser.Options{})
+	var problems []string
 	for _, expr := range dashboardExprs(t, path) {
 		e, err := p.ParseExpr(expr)
-		require.NoError(t, err, "the dashboard's %q does not parse", expr)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%q does not parse: %v", expr, err))
+			continue
+		}
 		names := selected(e)
-		require.NotEmpty(t, names, "%q selects no metric by name", expr)
+		if len(names) == 0 {
+			problems = append(problems, fmt.Sprintf("%q selects no metric by name", expr))
+		}
 		for _, n := range names {
-			require.True(t, exposed[n], "the dashboard's %q names %s, which no process exposes", expr, n)
+			if !exposed[n] {
+				problems = append(problems, fmt.Sprintf("%q names %s, which no process exposes", expr, n))
+			}
 		}
 	}
+	return problems
 }
 
 // selected lists the metric names e's selectors select.
@@ -55,4 +68,34 @@ func TestSelected(t *testing.T) {
 	_, err = p.ParseExpr(`rate(docket_jobs_started_total[1m]`)
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "unclosed") || strings.Contains(err.Error(), "unexpected"), err.Error())
+}
+
+// The dashboard check bites: a syntax error, a selector without a name and
+// an unknown metric are each a problem, and a name set without one of the
+// real dashboard's metrics fails the real dashboard.
+func TestDashboardProblems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dashboard.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"panels": [
+		{"type": "row", "panels": [{"targets": [{"expr": "rate(docket_jobs_started_total[$__rate_interval])"}]}]},
+		{"targets": [{"expr": "sum(rate(docket_jobs_started_total[5m]"}, {"expr": "{job=\"x\"}"}, {"expr": "docket_no_such_metric"}]}
+	]}`), 0o644))
+	problems := dashboardProblems(t, path, map[string]bool{"docket_jobs_started_total": true})
+	require.Len(t, problems, 3, "%v", problems)
+	require.Contains(t, problems[0], "does not parse")
+	require.Contains(t, problems[1], "selects no metric")
+	require.Contains(t, problems[2], "docket_no_such_metric")
+
+	// The real dashboard, against every name it uses but one.
+	names := map[string]bool{}
+	p := parser.NewParser(parser.Options{})
+	for _, expr := range dashboardExprs(t, dashboardPath(t)) {
+		e, err := p.ParseExpr(expr)
+		require.NoError(t, err)
+		for _, n := range selected(e) {
+			names[n] = true
+		}
+	}
+	require.Empty(t, dashboardProblems(t, dashboardPath(t), names))
+	delete(names, "approximate_backlog_count")
+	require.NotEmpty(t, dashboardProblems(t, dashboardPath(t), names))
 }

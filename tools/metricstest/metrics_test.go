@@ -207,7 +207,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	t.Run("dashboard", func(t *testing.T) {
-		checkDashboard(t, dashboardPath(t), names)
+		require.Empty(t, dashboardProblems(t, dashboardPath(t), names))
 	})
 
 	t.Run("prometheus", func(t *testing.T) {
