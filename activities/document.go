@@ -18,6 +18,7 @@ import (
 
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/entities"
+	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/ocr"
@@ -362,12 +363,14 @@ func feedPages(ctx context.Context, pages chan<- int, total int, p *pageProgress
 // readPage reads page n, from the text layer when the layer has it and
 // with tesseract when not, and stores its text.
 func (a *DocumentActivities) readPage(ctx context.Context, in job.OCRInput, doc ocrDocument, layer *ocr.TextLayer, n int) (PageRef, error) {
+	start := time.Now()
 	p, ok := layer.Page(n)
 	var err error
 	if !ok {
 		p, err = a.Engine.PageText(ctx, doc.path, doc.mediaType, n, in.Language)
 	}
 	if err == nil {
+		metrics.OCRPage(p.Method, time.Since(start))
 		err = a.Docs.PutText(ctx, documents.PageKey(in.JobID, n), p.Text)
 	}
 	if err != nil {

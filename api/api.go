@@ -25,6 +25,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
@@ -118,6 +119,10 @@ type Server struct {
 	// slower than that is answered 408.
 	MinBodyRate int64
 	BodySlack   time.Duration
+	// Metrics counts the requests, the jobs started and the refusals, on
+	// the registry GET /metrics serves (api.New makes it; nil: Handler
+	// makes one of its own).
+	Metrics *metrics.HTTP
 }
 
 // Handler returns the API's routes.
@@ -154,6 +159,7 @@ func (s *Server) Handler() http.Handler {
 	route(http.MethodDelete, "/documents/{id}", auth.ScopeDocumentsWrite, s.deleteDocument, "tenant")
 	route(http.MethodGet, "/documents/{id}/content", auth.ScopeDocumentsRead, s.getDocumentContent, "tenant")
 	route(http.MethodGet, "/queues", auth.ScopeAdmin, s.listQueues)
+	route(http.MethodGet, "/metrics", auth.ScopeMetrics, s.serveMetrics)
 	route(http.MethodPost, "/codec/encode", auth.ScopeCodec, s.codec)
 	route(http.MethodPost, "/codec/decode", auth.ScopeCodec, s.codec)
 	route(http.MethodGet, "/healthz", open, s.healthz)
@@ -173,7 +179,9 @@ func (s *Server) Handler() http.Handler {
 		writeProblem(w, req, http.StatusMethodNotAllowed, "method-not-allowed",
 			req.Method+" is not allowed here; allowed: "+strings.Join(allow, ", "), nil)
 	})
-	r.Use(s.recoverer, s.logRequests, cleanPaths)
+	r.Use(s.measure, s.recoverer, s.logRequests, cleanPaths)
+	r.NotFoundHandler = s.metrics().Wrap(r.NotFoundHandler)
+	r.MethodNotAllowedHandler = s.metrics().Wrap(r.MethodNotAllowedHandler)
 	return s.Tracing.Handler(s.withCORS(r))
 }
 
@@ -347,6 +355,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if created {
+		s.metrics().JobStarted(r, v.Type)
+	}
 	writeMade(w, "/jobs/"+v.ID, created, http.StatusAccepted, v)
 }
 
@@ -482,6 +493,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.Log.Warn("not ready", "error", err)
+		metrics.SetCause(r, "not-ready")
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "Temporal is not reachable", nil)
 		return
@@ -576,20 +588,24 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// names the key (ids are not secret; the log is where the
 		// operator looks).
 		s.Log.Error("encrypted under a key the key ring lacks", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "encryption-key-missing")
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeProblem(w, r, http.StatusServiceUnavailable, "encryption-key-missing",
 			"what this request reads is encrypted under a key that this server's key ring lacks; the server's log names the key", nil)
 	case errors.Is(err, documents.ErrUnavailable):
 		s.Log.Warn("blob store unavailable", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "blob-store-unavailable")
 		s.unavailable(w, r, "the blob store is not reachable; try again shortly")
 	case errors.Is(err, job.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.Log.Warn("temporal unavailable", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "temporal-unavailable")
 		s.unavailable(w, r, "Temporal is not reachable; try again shortly")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		w.WriteHeader(499)
 	default:
 		s.Log.Error("unclassified error", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "unclassified")
 		s.unavailable(w, r, "the request could not be completed; try again shortly")
 	}
 }

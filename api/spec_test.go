@@ -78,6 +78,7 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodDelete, "/documents/{id}"}, []int{204, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/queues"}, []int{200, 400, 401, 403, 429, 500, 503}},
+	{oasRoute{http.MethodGet, "/metrics"}, []int{200, 400, 401, 403, 429, 500}},
 	{oasRoute{http.MethodPost, "/codec/encode"}, []int{200, 400, 401, 403, 404, 429, 500}},
 	{oasRoute{http.MethodPost, "/codec/decode"}, []int{200, 400, 401, 403, 404, 429, 500}},
 	{oasRoute{http.MethodGet, "/healthz"}, []int{200, 400}},

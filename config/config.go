@@ -123,6 +123,17 @@ type Config struct {
 	// container's port is published on the host's loopback only).
 	CodecAddr        string `env:"DOCKET_CODEC_ADDR"`
 	CodecAllowRemote bool   `env:"DOCKET_CODEC_ALLOW_REMOTE"`
+	// MetricsAddr, when set, is where the process serves its Prometheus
+	// metrics at /metrics without API keys: a worker's only metrics
+	// endpoint, the API's second one (GET /metrics on DOCKET_HTTP_ADDR
+	// takes a key with the metrics scope). Empty: a worker serves none.
+	MetricsAddr string `env:"DOCKET_METRICS_ADDR"`
+	// MetricsTenantLabels adds a tenant label to the API's job and
+	// refusal counters; off, no metric names a tenant.
+	MetricsTenantLabels bool `env:"DOCKET_METRICS_TENANT_LABELS"`
+	// MetricsHandler receives the Temporal SDK's metrics of the clients
+	// Dial makes (metrics.NewTemporal); nil: the SDK's no-op handler.
+	MetricsHandler client.MetricsHandler `env:"-"`
 	// Ring is the key ring Load read from EncryptionKeysFile; nil when
 	// there is none. Tests set it themselves.
 	Ring *crypt.Ring `env:"-"`
@@ -291,6 +302,9 @@ func (c Config) ClientOptions(logger *slog.Logger, identity string) (client.Opti
 	}
 	opts.Logger = tlog.NewStructuredLogger(logger)
 	opts.DataConverter, opts.FailureConverter = c.DataConverter(), c.FailureConverter()
+	if c.MetricsHandler != nil {
+		opts.MetricsHandler = c.MetricsHandler
+	}
 	if identity != "" {
 		opts.Identity = identity
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/ocr"
 )
@@ -66,6 +67,13 @@ func run() error {
 	// the requests that finished during the shutdown are sent too.
 	defer flushTraces(tr, log)
 	cfg.Interceptors = tr.ClientInterceptors()
+	// One registry for the process: the Temporal SDK's metrics of the
+	// API's client and the API's own, served by GET /metrics and by
+	// DOCKET_METRICS_ADDR.
+	reg := metrics.NewRegistry()
+	sdkMetrics, stopSDKMetrics := metrics.NewTemporal(reg, log)
+	defer stopSDKMetrics.Close()
+	cfg.MetricsHandler = sdkMetrics
 	c, err := cfg.Dial(log, identity, true)
 	if err != nil {
 		return err
@@ -89,10 +97,11 @@ func run() error {
 	srv := api.New(c, cfg, docs, log)
 	srv.Keys = keys
 	srv.Tracing = tr
+	srv.Metrics = metrics.NewHTTP(reg, cfg.MetricsTenantLabels)
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		log.Info("api listening", "addr", cfg.HTTPAddr, "task_queue", cfg.TaskQueue)
 		if err := hs.ListenAndServe(); err != nil {
@@ -113,6 +122,17 @@ func run() error {
 			}
 		}()
 	}
+	var metricsServer *http.Server
+	if cfg.MetricsAddr != "" {
+		// Prometheus's scrape without an API key: bind it where only the
+		// scraper reaches (loopback, or a port compose does not publish).
+		metricsServer = metrics.Server(cfg.MetricsAddr, reg, log)
+		addr, err := metrics.Listen(metricsServer, errc)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics listening", "addr", addr)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -124,6 +144,11 @@ func run() error {
 	for _, s := range servers {
 		if err := s.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("shut down: %w", err)
+		}
+	}
+	if metricsServer != nil {
+		if err := metricsServer.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shut down the metrics listener: %w", err)
 		}
 	}
 	return nil
