@@ -8,7 +8,14 @@
 
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-short
+.PHONY: bench bench-short bench-deps
+
+# bench-deps: the seed's Celery stack that scenarios 12 and 13 run beside
+# Docket (Debian's python3-celery, python3-redis, redis-server), installed
+# when missing. Only the bench targets need it; bin/bench run without them
+# skips those scenarios, saying why.
+bench-deps:
+	@./scripts/bench-deps.sh
 
 # `bench` depends on cluster-tools (mk/cluster.mk): scenario 4 measures the
 # PostgreSQL cluster of `make cluster` beside the SQLite settings, and the
@@ -18,10 +25,10 @@ BENCH_FLAGS ?=
 # built: the cluster adds its start, its blocks and its stop to scenario 4.
 # bench-short skips that row, so it does not wait for the build; bin/bench
 # run directly without the binaries reports the row as skipped.
-bench: tools cluster-tools build
+bench: tools cluster-tools build bench-deps
 	go build -o $(BIN)/bench ./tools/cmd/bench
 	$(BIN)/bench -temporal $(TEMPORAL) -bin $(BIN) -out BENCHMARKS.md $(BENCH_FLAGS)
 
-bench-short: tools build
+bench-short: tools build bench-deps
 	go build -o $(BIN)/bench ./tools/cmd/bench
 	$(BIN)/bench -short -temporal $(TEMPORAL) -bin $(BIN) -out "" $(BENCH_FLAGS)
