@@ -51,11 +51,12 @@ func celeryScenario(ctx context.Context, b *Bench, sec *Section) error {
 			fmt.Sprintf("%.1f", x.median()), ms(x.lat.P(0.5)), ms(x.lat.P(0.99)), ratio(x.median(), docket.median()))
 	}
 	sec.Table(t)
-	sec.Para("Reading the Celery rows: their latencies come in steps of about a second, and whole blocks slow down together. " +
-		"The submit-to-done part is the worker's, not the client's (the result reaches the client within milliseconds of `date_done`): " +
-		"the prefork worker's consumer, fetching from Redis for two pool processes, leaves tasks in the list for a second at a time. " +
-		"Checks while building this scenario found the same steps without `acks_late` and with prefetch 4, and none with a one-process `--pool solo` " +
-		"worker on the same Redis; the seed's two processes are prefork, so the rows keep it.")
+	sec.Para("Reading the Celery rows: their latencies come in steps of seconds, and whole blocks slow down together. " +
+		"The time is spent between the submit and the worker's `date_done`, not on the way back (the client has the result within " +
+		"milliseconds of it). The likely cause, from kombu's code: its Redis transport sends the next `BRPOP` only on a tick of the " +
+		"worker's event loop, and while both pool processes are busy a tick can wait for the loop's next timer (a second when none is due, " +
+		"up to ten). Checks while building this scenario found the same steps without `acks_late` and with prefetch 4, and none with a " +
+		"one-process `--pool solo` worker on the same Redis; the seed's two processes are a prefork pool, so the rows keep it.")
 	sec.Para("What the figures do not show: a Docket job is durable once `POST /jobs` has answered 202 (the server's SQLite WAL; scenario 4), " +
 		"has a status, a history and a retry policy per step, and survives a worker's death mid-step (scenario 13). A Celery task " +
 		"lives in a Redis list while it waits and its result in a Redis key; Redis writes them to disk only in RDB snapshots (by default a minute " +
