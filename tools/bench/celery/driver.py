@@ -18,6 +18,7 @@ KIND is single (the sum as one task) or chain (validate | sum | finish).
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -84,8 +85,6 @@ def closed_loop(kind, jobs, conc):
 
 def loss(prefix, jobs, bound):
     """Submit jobs count_words tasks, then wait for each one's outcome."""
-    import os
-
     base = os.environ["BENCH_LOSS_URL"].rstrip("/")
     submitted = []
     for i in range(jobs):
