@@ -497,7 +497,7 @@ func (a *DocumentActivities) readPage(ctx context.Context, pj pageJob, doc ocrDo
 		if err := a.Docs.PutText(ctx, documents.PageKey(pj.JobID, n), ""); err != nil {
 			return PageRef{}, fmt.Errorf("page %d: %w", n, err)
 		}
-		return PageRef{Page: n, Method: "none", Error: &f}, nil
+		return PageRef{Page: n, Method: job.PageMethodNone, Error: &f}, nil
 	}
 	return a.storePage(ctx, pj, n, p, true)
 }

@@ -146,6 +146,10 @@ type PageText struct {
 	Error *Error `json:"error,omitempty"`
 }
 
+// PageMethodNone is the method of a page that could not be read (its
+// PageText.Error says why).
+const PageMethodNone = "none"
+
 // OCRResult is the result of the ocr step.
 type OCRResult struct {
 	Pages     int        `json:"pages"`
