@@ -570,6 +570,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, documents.ErrUnsupportedMedia):
 		writeProblem(w, r, http.StatusUnsupportedMediaType, "unsupported-media-type",
 			"the document must be a PDF, PNG, JPEG or TIFF (recognised from its bytes, not its name or Content-Type)", nil)
+	case errors.Is(err, documents.ErrTooManyPages):
+		writeProblem(w, r, http.StatusUnprocessableEntity, "too-many-pages", err.Error(), func(p *Problem) { p.Field = "file" })
 	case errors.Is(err, documents.ErrEmpty):
 		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", "the document is empty", func(p *Problem) { p.Field = "file" })
 	case errors.Is(err, documents.ErrBadPageToken):

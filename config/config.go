@@ -70,6 +70,18 @@ type Config struct {
 	// OCRParallelism is how many pages one OCR activity reads at once
 	// (0: one per core, since tesseract runs single-threaded here).
 	OCRParallelism int `env:"DOCKET_OCR_PARALLELISM"`
+	// MaxPages is the longest document accepted: at upload when its pages
+	// can be counted, else at the ocr step (too_many_pages).
+	MaxPages int `env:"DOCKET_MAX_PAGES" envDefault:"2000"`
+	// OCRPageTimeout bounds the reading of one page: a runaway page fails
+	// alone (page_timeout) and the job goes on with the others.
+	OCRPageTimeout time.Duration `env:"DOCKET_OCR_PAGE_TIMEOUT" envDefault:"2m"`
+	// OCRBatchPages is how many pages of a long document one ocr_pages
+	// activity reads (0: two per page worker).
+	OCRBatchPages int `env:"DOCKET_OCR_BATCH_PAGES"`
+	// OCRCache keeps the text tesseract read of each page, per tenant, so
+	// that a second job on the same document reads none again.
+	OCRCache bool `env:"DOCKET_OCR_CACHE" envDefault:"true"`
 	// OCRConcurrency is how many OCR activities (documents) a worker runs at once.
 	OCRConcurrency int `env:"DOCKET_OCR_CONCURRENCY" envDefault:"1"`
 	// LLMBaseURL is an OpenAI-compatible endpoint, e.g.

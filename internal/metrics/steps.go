@@ -43,8 +43,12 @@ func stepCollectors() []prometheus.Collector {
 	return []prometheus.Collector{ocrPages, ocrSeconds, llmRequests, llmSeconds, llmTokens, fetches}
 }
 
-// OCRPage records one page read by method (ocr.MethodTextLayer or
-// ocr.MethodOCR) in d.
+// OCRMethodCached is the method label of a page whose text came from the
+// OCR page cache (no tesseract run).
+const OCRMethodCached = "cached"
+
+// OCRPage records one page read by method (ocr.MethodTextLayer,
+// ocr.MethodOCR, ocr's blank-page method or OCRMethodCached) in d.
 func OCRPage(method string, d time.Duration) {
 	ocrPages.WithLabelValues(method).Inc()
 	ocrSeconds.WithLabelValues(method).Observe(d.Seconds())

@@ -271,6 +271,8 @@ type WorkerOptions struct {
 	LLM *llm.Client
 	// Roles are the worker roles; empty means all.
 	Roles []string
+	// Tune, when set, changes the worker's configuration further.
+	Tune func(*config.Config)
 }
 
 // StartWorker runs the workers of every role in this process, assembled as
@@ -280,6 +282,9 @@ func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
 	cfg := Config(o.TaskQueue)
 	cfg.FetchAllowHosts = o.AllowHosts
 	cfg.WorkerRoles = o.Roles
+	if o.Tune != nil {
+		o.Tune(&cfg)
+	}
 	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
 		ner, err := sharedExtractor()

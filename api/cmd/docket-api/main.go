@@ -92,6 +92,7 @@ func run() error {
 	// The API counts pages at upload when poppler is there; without it
 	// uploads still work and the count is left out.
 	docs.Engine = &ocr.Engine{}
+	docs.MaxPages = cfg.MaxPages
 	docs.Ring = cfg.Ring
 
 	srv := api.New(c, cfg, docs, log)
