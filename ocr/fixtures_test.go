@@ -279,10 +279,13 @@ func denseLines() []string {
 }
 
 // damageImage returns pdf (from makePDF) with the image data of its n-th
-// image (1-based, in page order) damaged in place: bytes in the middle of
-// its Flate stream are flipped, its length unchanged, so that the document
-// opens as before and only that image fails to decode, as a bad sector or
-// a broken scanner driver leaves one page of a scan.
+// image (1-based, in page order) damaged in place: 64 bytes after the
+// zlib header of its Flate stream are flipped, its length unchanged, so
+// that the document opens as before and only that image fails to decode,
+// as a bad sector or a broken scanner driver leaves one page of a scan.
+// The first deflate block's header and code tables lie there, where
+// damage is always detected; in the middle of a block it can decode to
+// other pixels without complaint.
 func damageImage(t testing.TB, pdf []byte, n int) []byte {
 	t.Helper()
 	out := append([]byte(nil), pdf...)
@@ -295,8 +298,7 @@ func damageImage(t testing.TB, pdf []byte, n int) []byte {
 	start := at + bytes.Index(out[at:], []byte("stream\n")) + len("stream\n")
 	end := at + bytes.Index(out[at:], []byte("\nendstream"))
 	require.Greater(t, end-start, 128, "the image stream is too short to damage")
-	mid := start + (end-start)/2
-	for i := mid; i < mid+64; i++ {
+	for i := start + 2; i < start+2+64; i++ {
 		out[i] ^= 0x5A
 	}
 	return out
