@@ -48,7 +48,9 @@ func blankFixtures() []blankFixture {
 		{"one short line, noisy", func(t testing.TB) *image.Gray {
 			return speckle(letterPage(renderText(t, shortLine, 40), 255), 9, specks)
 		}, false, nil}, // tesseract reads some of the specks as text
-		{"one line on gray", func(t testing.TB) *image.Gray { return grain(letterPage(renderText(t, []string{title}, 40), 170), 5, 8) }, false, []string{title}},
+		{"one line on gray", func(t testing.TB) *image.Gray {
+			return grain(letterPage(renderText(t, []string{title}, 40), 170), 5, 8)
+		}, false, []string{title}},
 		{"dense", func(t testing.TB) *image.Gray { return letterPage(renderText(t, denseLines(), 40), 255) }, false, denseLines()},
 	}
 }
