@@ -314,3 +314,23 @@ func bigDenseLines() []string {
 	}
 	return lines
 }
+
+// lzwTIFF is testdocs.TIFF of pages with page n (1-based) claiming LZW
+// compression for its uncompressed pixels: its structure is sound (Inspect
+// accepts it) but its data does not decompress, as a page damaged by a
+// faulty scanner driver.
+func lzwTIFF(t testing.TB, pages []testdocs.TIFFPage, n int) []byte {
+	t.Helper()
+	data := testdocs.TIFF(binary.LittleEndian, pages)
+	// The Compression entry as testdocs writes it: tag 259, SHORT, one
+	// value, 1 (none).
+	entry := []byte{0x03, 0x01, 0x03, 0x00, 0x01, 0, 0, 0, 0x01, 0x00}
+	at := -1
+	for range n {
+		i := bytes.Index(data[at+1:], entry)
+		require.GreaterOrEqual(t, i, 0, "the TIFF has fewer than %d pages", n)
+		at += 1 + i
+	}
+	data[at+8] = 5 // LZW
+	return data
+}

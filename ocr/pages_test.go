@@ -221,6 +221,44 @@ func TestDamagedPage(t *testing.T) {
 	}
 }
 
+// TestDamagedTIFFPage reads a three-page TIFF whose second page's data
+// does not decompress: leptonica says so on standard error while tesseract
+// exits 0 with no text. That page is a *PageError of KindPageUnreadable and
+// the others read fine; the same page as a whole single-page TIFF is the
+// document's failure, a *DocumentError.
+func TestDamagedTIFFPage(t *testing.T) {
+	t.Parallel()
+	texts := [][]string{textA, textB, textC}
+	var pages []testdocs.TIFFPage
+	for _, l := range texts {
+		pages = append(pages, testdocs.TIFFPage{Img: renderText(t, l, 40)})
+	}
+	path := writeFile(t, "damaged.tif", lzwTIFF(t, pages, 2))
+	e := ocr.Engine{TempDir: t.TempDir()}
+	ctx := context.Background()
+	info, err := e.Inspect(ctx, path, ocr.MediaTIFF)
+	require.NoError(t, err)
+	require.Equal(t, 3, info.Pages)
+	for i, want := range texts {
+		p, err := e.PageText(ctx, path, ocr.MediaTIFF, i+1, "eng")
+		if i+1 == 2 {
+			var pe *ocr.PageError
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, 2, pe.Page)
+			require.Equal(t, ocr.KindPageUnreadable, pe.Kind)
+			t.Logf("page 2: %v", err)
+			continue
+		}
+		require.NoError(t, err, "page %d", i+1)
+		require.LessOrEqual(t, cer(strings.Join(want, "\n"), p.Text), 0.05, "page %d:\n%s", i+1, p.Text)
+	}
+	requireEmptyDir(t, e.TempDir)
+
+	single := writeFile(t, "single.tif", lzwTIFF(t, pages[:1], 1))
+	_, err = e.PageText(ctx, single, ocr.MediaTIFF, 1, "eng")
+	requireKind(t, err, ocr.KindUnreadable)
+}
+
 // TestVersion checks that Engine.Version is stable, names its parts, and
 // changes with the language and with the content of a language's data
 // (not its path). Not parallel: it sets TESSDATA_PREFIX.

@@ -175,6 +175,9 @@ func classifyPoppler(err error, path string) error {
 // redact keeps local paths out of messages meant for the job's submitter.
 func redact(s string, paths ...string) string {
 	for _, p := range paths {
+		if p == "" {
+			continue // ReplaceAll would insert the base between every byte
+		}
 		s = strings.ReplaceAll(s, p, filepath.Base(p))
 	}
 	return s

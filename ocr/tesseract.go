@@ -113,7 +113,15 @@ func (e *Engine) tesseractRun(ctx context.Context, input string, stdin []byte, i
 	if dpi > 0 {
 		args = append(args, "--dpi", strconv.Itoa(dpi))
 	}
-	out, _, err := runTool(ctx, toolRun{env: tesseractEnv, stdin: stdin}, e.tesseract(), args...)
+	out, warnings, err := runTool(ctx, toolRun{env: tesseractEnv, stdin: stdin}, e.tesseract(), args...)
+	if err == nil && strings.Contains(warnings, "Error in pixRead") {
+		// leptonica failed to decode the image (a TIFF page whose strips
+		// do not decompress, say) and tesseract recognised nothing, yet
+		// exited 0: the image is as unreadable as when it says so with
+		// an exit status.
+		return "", docErr(KindUnreadable, "the image cannot be decoded (%s)",
+			redact((&toolError{stderr: warnings}).detail(), imagePath))
+	}
 	if err != nil {
 		var te *toolError
 		if errors.As(err, &te) && te.code > 0 {
