@@ -74,6 +74,17 @@ func BenchmarkOnePage(b *testing.B) {
 			runTool(b, tesseract, filepath.Join(dir, "page.png"), "stdout", "-l", "eng", "--dpi", "300")
 		}
 	})
+	// tesseract alone on the raster PageText makes of the PDF page:
+	// against pdf/docket, all the package adds (pdfinfo, pdfimages,
+	// pdftoppm, the blank check).
+	b.Run("pdf/raster-tesseract", func(b *testing.B) {
+		raster := filepath.Join(b.TempDir(), "page")
+		runTool(b, pdftoppm, "-gray", "-r", "300", "-f", "1", "-l", "1", "-singlefile", pdfPath, raster)
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			runTool(b, tesseract, raster+".pgm", "stdout", "-l", "eng", "--dpi", "300")
+		}
+	})
 }
 
 // cpuPerOp starts measuring CPU time; the function it returns reports the
