@@ -277,6 +277,9 @@ func TestVersion(t *testing.T) {
 	other, err := (&ocr.Engine{DPI: 200}).Version(ctx, "eng")
 	require.NoError(t, err)
 	require.NotEqual(t, v1, other, "the resolution changes the text")
+	smaller, err := (&ocr.Engine{MaxPixels: 1_000_000}).Version(ctx, "eng")
+	require.NoError(t, err)
+	require.NotEqual(t, v1, smaller, "so does the pixel limit, for large pages")
 	_, err = e.Version(ctx, "xyz")
 	requireKind(t, err, ocr.KindUnsupportedLanguage)
 

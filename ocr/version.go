@@ -29,17 +29,18 @@ var versionCache sync.Map
 
 // Version returns a stable string naming everything that decides the text
 // of a page read for language lang (empty means DefaultLanguage): this
-// package's PipelineVersion, the Engine's DPI, the tesseract and
+// package's PipelineVersion, the Engine's DPI and MaxPixels (which lowers
+// the resolution of large pages), the tesseract and
 // leptonica versions, a hash of the content of each language's traineddata
 // file (content rather than path or time, so that workers installed apart
 // with the same data agree), and the poppler version. Two Engines with the
 // same Version give the same text for the same page, so it is fit for a
 // cache key. For example:
 //
-//	docket-ocr/2 dpi=300 tesseract/5.3.0 leptonica/1.82.0 poppler/22.12.0 eng:3f2b9c…
+//	docket-ocr/2 dpi=300 maxpx=100000000 tesseract/5.3.0 leptonica/1.82.0 poppler/22.12.0 eng:7d4322bd2a774972
 //
-// It is computed once per tesseract, poppler, TESSDATA_PREFIX, DPI and
-// language, and cached: tools or data replaced while the worker runs are
+// It is computed once per tesseract, poppler, TESSDATA_PREFIX, DPI,
+// MaxPixels and language, and cached: tools or data replaced while the worker runs are
 // seen after a restart. A language that is malformed or not installed is
 // a *DocumentError of KindUnsupportedLanguage.
 func (e *Engine) Version(ctx context.Context, lang string) (string, error) {
@@ -54,7 +55,8 @@ func (e *Engine) version(ctx context.Context, lang string) (string, error) {
 	if err := e.checkLanguage(ctx, lang); err != nil {
 		return "", err
 	}
-	key := strings.Join([]string{e.tesseract(), e.pdftoppm(), os.Getenv("TESSDATA_PREFIX"), strconv.Itoa(e.dpi()), lang}, "\x00")
+	key := strings.Join([]string{e.tesseract(), e.pdftoppm(), os.Getenv("TESSDATA_PREFIX"),
+		strconv.Itoa(e.dpi()), strconv.FormatInt(e.maxPixels(), 10), lang}, "\x00")
 	if v, ok := versionCache.Load(key); ok {
 		return v.(string), nil
 	}
@@ -70,7 +72,7 @@ func (e *Engine) version(ctx context.Context, lang string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := fmt.Sprintf("docket-ocr/%s dpi=%d %s poppler/%s %s", PipelineVersion, e.dpi(), tess, poppler, data)
+	v := fmt.Sprintf("docket-ocr/%s dpi=%d maxpx=%d %s poppler/%s %s", PipelineVersion, e.dpi(), e.maxPixels(), tess, poppler, data)
 	versionCache.Store(key, v)
 	return v, nil
 }
