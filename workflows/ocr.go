@@ -61,6 +61,12 @@ type fanOut struct {
 	total   int64
 	done    int64            // pages of finished batches
 	running map[string]int64 // pages read so far by each running batch, by activity id
+	// inflight is the sum of running, kept as it changes (workflowcheck
+	// refuses ranging over a map in workflow code, sum or not).
+	inflight int64
+	// finished are the batches that have ended, whose late events count
+	// no more.
+	finished map[string]bool
 }
 
 // readBatches schedules every batch of the plan at once (the OCR queue
@@ -69,7 +75,7 @@ type fanOut struct {
 // failure cancels the others and is the step's.
 func (r *jobRun) readBatches(ctx workflow.Context, idx int, in job.OCRInput, first job.OCRResult) (job.OCRResult, job.StepReport, error) {
 	plan := first.Plan
-	f := &fanOut{idx: idx, base: int64(len(first.PageTexts)), total: int64(first.Pages), running: map[string]int64{}}
+	f := &fanOut{idx: idx, base: int64(len(first.PageTexts)), total: int64(first.Pages), running: map[string]int64{}, finished: map[string]bool{}}
 	r.fan = f
 	defer func() { r.fan = nil }()
 	r.setProgress(ctx, idx, f.base, f.total)
@@ -95,7 +101,9 @@ func (r *jobRun) readBatches(ctx workflow.Context, idx int, in job.OCRInput, fir
 		sel.AddFuture(fut, func(fut workflow.Future) {
 			var out job.StepOutput[job.OCRPagesResult]
 			err := fut.Get(ctx, &out)
+			f.inflight -= f.running[id]
 			delete(f.running, id)
+			f.finished[id] = true
 			if err != nil {
 				if failed == nil {
 					failed = err
@@ -109,7 +117,7 @@ func (r *jobRun) readBatches(ctx workflow.Context, idx int, in job.OCRInput, fir
 			if out.Report.FinishedAt.After(last.FinishedAt) {
 				last = out.Report
 			}
-			r.setProgress(ctx, idx, f.base+f.done+f.sum(), f.total)
+			r.setProgress(ctx, idx, f.base+f.done+f.inflight, f.total)
 		})
 	}
 	for range plan.Batches {
@@ -130,14 +138,6 @@ func (r *jobRun) readBatches(ctx workflow.Context, idx int, in job.OCRInput, fir
 		last.FinishedAt = out.Report.FinishedAt
 	}
 	return out.Result, last, err
-}
-
-func (f *fanOut) sum() int64 {
-	var n int64
-	for _, v := range f.running {
-		n += v
-	}
-	return n
 }
 
 // pageSpan names a batch's pages: "5–8", or "5, 7" when not consecutive.
@@ -191,7 +191,7 @@ func batchPriority(p temporal.Priority, in job.OCRInput) temporal.Priority {
 // nothing.
 func (r *jobRun) onBatchEvent(ctx workflow.Context, ev job.StepEvent) {
 	f := r.fan
-	if f == nil || ev.Activity == "" {
+	if f == nil || ev.Activity == "" || f.finished[ev.Activity] {
 		return
 	}
 	r.addWorker(f.idx, ev.Worker)
@@ -202,10 +202,11 @@ func (r *jobRun) onBatchEvent(ctx workflow.Context, ev job.StepEvent) {
 		}
 		return
 	}
-	if ev.Progress.Done > f.running[ev.Activity] {
+	if prev := f.running[ev.Activity]; ev.Progress.Done > prev {
+		f.inflight += ev.Progress.Done - prev
 		f.running[ev.Activity] = ev.Progress.Done
 	}
-	r.setProgress(ctx, f.idx, f.base+f.done+f.sum(), f.total)
+	r.setProgress(ctx, f.idx, f.base+f.done+f.inflight, f.total)
 }
 
 // addWorker adds a worker to the step's workers, once.

@@ -126,6 +126,8 @@ func TestLongDocumentProgressCountsBatches(t *testing.T) {
 	})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: job.StepOCRPages, Activity: "ocr-pages-2", Attempt: 1, Worker: "w3", Started: time.Unix(102, 0), Progress: &job.Progress{Done: 2, Total: 3}})
+		// A late event of batch 1, which has finished: counted once.
+		env.SignalWorkflow(job.SignalStep, job.StepEvent{Step: job.StepOCRPages, Activity: "ocr-pages-1", Attempt: 1, Worker: "w1", Started: time.Unix(101, 0), Progress: &job.Progress{Done: 2, Total: 3}})
 	}, 2*time.Second)
 	env.RegisterDelayedCallback(func() {
 		v := statusOf(t, env)
