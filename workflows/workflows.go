@@ -28,6 +28,8 @@ type jobRun struct {
 	pickup workflow.Version
 	// runningPublished: DocketStatus already says RUNNING.
 	runningPublished bool
+	// notify is the job's webhooks (notify.go).
+	notify notifier
 }
 
 // setup starts the job's view, registers the status query, listens for the
@@ -53,6 +55,7 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	}); err != nil {
 		return nil, err
 	}
+	r.notify.plan = readPlan(ctx)
 	r.pickup = workflow.GetVersion(ctx, changeStatusOnPickup, workflow.DefaultVersion, 1)
 	if r.pickup == workflow.DefaultVersion {
 		// Before the change the job was marked RUNNING on its first
@@ -151,6 +154,8 @@ func runStep[In, Out any](ctx workflow.Context, r *jobRun, def steps.Def[In, Out
 	// QUEUED until a worker says it has picked the step up.
 	r.view.Steps = append(r.view.Steps, job.Step{Name: activity, Status: job.StatusQueued})
 	idx := len(r.view.Steps) - 1
+	// After the step's outcome is recorded below (a no-op without webhooks).
+	defer r.notifyStep(ctx, idx)
 
 	var out job.StepOutput[Out]
 	err := workflow.ExecuteActivity(ctx, activity, in).Get(ctx, &out)
@@ -201,6 +206,7 @@ func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, err
 		}
 	}
 	r.publishStatus(ctx)
+	r.notifyEnd(ctx, result)
 	return result, err
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/entities"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
@@ -259,6 +260,8 @@ type WorkerOptions struct {
 	LLM *llm.Client
 	// Roles are the worker roles; empty means all.
 	Roles []string
+	// WebhookSecret signs per-job webhook deliveries (DOCKET_WEBHOOK_SECRET).
+	WebhookSecret webhook.Secret
 }
 
 // StartWorker runs the workers of every role in this process, assembled as
@@ -268,8 +271,10 @@ func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
 	cfg := Config(o.TaskQueue)
 	cfg.FetchAllowHosts = o.AllowHosts
 	cfg.WorkerRoles = o.Roles
+	cfg.WebhookSecret = o.WebhookSecret
 	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
+		opts.Notify.Endpoints = webhook.NewStore(o.Docs.Bucket, o.Docs.Ring)
 		ner, err := sharedExtractor()
 		if err != nil {
 			return nil, fmt.Errorf("load entity model: %w", err)
