@@ -8,8 +8,8 @@ import (
 	"github.com/docket-dev/docket/activities"
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
-	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/entities"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/ocr"
 )
