@@ -68,7 +68,12 @@ func ParseSecret(s string) (Secret, error) {
 
 // Text is the secret's text form, whsec_<base64>: what a receiver is
 // given, once.
-func (s Secret) Text() string { return secretPrefix + base64.StdEncoding.EncodeToString(s.key) }
+func (s Secret) Text() string {
+	if s.Zero() {
+		return ""
+	}
+	return secretPrefix + base64.StdEncoding.EncodeToString(s.key)
+}
 
 // String keeps the secret out of logs and %v: it says only that there is one.
 func (s Secret) String() string {

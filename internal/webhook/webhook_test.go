@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,4 +141,26 @@ func texts(ss []webhook.Secret) []string {
 		out[i] = s.Text()
 	}
 	return out
+}
+
+// webhook-secret new writes a secret file (0600) that parses, and never
+// replaces one.
+func TestSecretCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhook-secret")
+	var out, errOut strings.Builder
+	require.Equal(t, 0, webhook.SecretCommand([]string{"new", path}, &out, &errOut), errOut.String())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, err = webhook.ParseSecret(string(b))
+	require.NoError(t, err)
+	require.NotContains(t, out.String(), strings.TrimSpace(string(b)))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	require.Equal(t, 1, webhook.SecretCommand([]string{"new", path}, &out, &errOut))
+	again, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, b, again)
+	require.Equal(t, 2, webhook.SecretCommand(nil, &out, &errOut))
 }
