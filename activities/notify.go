@@ -12,7 +12,10 @@ import (
 	"strconv"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/docket-dev/docket/internal/egress"
@@ -48,11 +51,35 @@ type NotifyActivities struct {
 	// ServerSecret (DOCKET_WEBHOOK_SECRET) signs a per-job receiver's
 	// deliveries when its tenant has no endpoint at that URL.
 	ServerSecret webhook.Secret
+	// Temporal answers whether a job timed out (workers.Start sets it to
+	// the worker's client).
+	Temporal client.Client
 }
 
 // Steps binds the deliver step to its implementation.
 func (a *NotifyActivities) Steps() []steps.Binding {
-	return []steps.Binding{steps.Deliver.Bind(a.Deliver)}
+	return []steps.Binding{steps.Deliver.Bind(a.Deliver), steps.JobTimedOut.Bind(a.JobTimedOut)}
+}
+
+// JobTimedOut says whether the job's workflow timed out; while it is still
+// open (a moment past its deadline) it fails, to be retried.
+func (a *NotifyActivities) JobTimedOut(ctx context.Context, jobID string) (job.StepOutput[bool], error) {
+	if a.Temporal == nil {
+		return job.StepOutput[bool]{}, temporal.NewNonRetryableApplicationError("this worker has no Temporal client", "no_temporal_client", nil)
+	}
+	desc, err := a.Temporal.DescribeWorkflowExecution(ctx, jobID, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return job.StepOutput[bool]{Report: report(ctx, a.Worker)}, nil
+	}
+	if err != nil {
+		return job.StepOutput[bool]{}, fmt.Errorf("describe job %s: %w", jobID, err)
+	}
+	st := desc.GetWorkflowExecutionInfo().GetStatus()
+	if st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return job.StepOutput[bool]{}, fmt.Errorf("job %s is still open", jobID)
+	}
+	return job.StepOutput[bool]{Report: report(ctx, a.Worker), Result: st == enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT}, nil
 }
 
 // NewWebhookClient is the client of deliveries: the egress guard's (every

@@ -148,7 +148,8 @@ func waitNotified(t *testing.T, base string, header http.Header, id string, n in
 
 func settled(n job.Notification) bool { return n.Status != job.NotificationPending }
 
-// Each event a job's notify asks for is delivered once, signed (the
+// Each event a job's notify asks for is delivered once (job.timed_out too,
+// although the job's own code never runs again), signed (the
 // server's secret: the no-key API's tenant has no endpoint at that URL)
 // so that the reference library verifies it, with the job's view and, on
 // success, its result; the job's view shows every delivery.
@@ -167,6 +168,10 @@ func TestWebhookEvents(t *testing.T) {
 			[]string{job.EventStepFinished, job.EventFailed}, job.StatusFailed},
 		{"canceled", map[string]any{"type": "sum", "input": map[string]any{"start": 1, "end": 10, "work_ms": 60000}}, true,
 			[]string{job.EventStepFinished, job.EventCanceled}, job.StatusCanceled},
+		// Temporal closes the job without running its code: its watcher
+		// delivers, and no step finished.
+		{"timed out", map[string]any{"type": "sum", "input": map[string]any{"start": 1, "end": 10, "work_ms": 60000}, "timeout": "2s"}, false,
+			[]string{job.EventTimedOut}, job.StatusTimedOut},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,7 +243,7 @@ func versionMarkers(t *testing.T, id string) (changes []string, children int) {
 
 // A job nobody is notified of emits no new command: no notify version
 // marker, no child workflow, no notifications in its view; a job with a
-// receiver has both (so the check can fail).
+// receiver has them (so the check can fail).
 func TestWebhookPlainJobUnchanged(t *testing.T) {
 	plain := submit(t, "sum", map[string]any{"start": 1, "end": 10})
 	rc := startReceiver(t, nil)
@@ -256,7 +261,7 @@ func TestWebhookPlainJobUnchanged(t *testing.T) {
 
 	changes, children = versionMarkers(t, notified.ID)
 	require.Contains(t, changes, "notify-webhooks")
-	require.Equal(t, 1, children)
+	require.Equal(t, 2, children, "the job.timed_out watcher (every terminal event is asked for) and the job.succeeded delivery")
 }
 
 // A receiver answering 503 three times (once with Retry-After) and then

@@ -51,6 +51,38 @@ func EventOf(s Status) string {
 // never waits on a receiver.
 const NotifyWorkflow = "docket.notify"
 
+// NotifyTimeoutWorkflow is the workflow type that delivers job.timed_out:
+// Temporal closes a job that runs out of time without running its code,
+// so a watcher started with the job (only when a receiver asks for the
+// event) waits for the job's deadline and, if the job did time out, starts
+// the deliveries.
+const NotifyTimeoutWorkflow = "docket.notify_timeout"
+
+// SignalJobEnded tells a job's timeout watcher that the job ended by
+// itself: nothing to deliver.
+const SignalJobEnded = "docket.job_ended"
+
+// TimeoutWatch is the input of a job's timeout watcher.
+type TimeoutWatch struct {
+	JobID  string `json:"job_id"`
+	Tenant string `json:"tenant,omitempty"`
+	// Deadline is when the job's time runs out.
+	Deadline time.Time      `json:"deadline"`
+	Targets  []NotifyTarget `json:"targets"`
+	// Data is the deliveries' data: the job's view as it times out.
+	Data     []byte        `json:"data"`
+	RetryFor time.Duration `json:"retry_for"`
+}
+
+// TimeoutWatcherID is the workflow id of a job's timeout watcher.
+func TimeoutWatcherID(jobID string) string { return jobID + "/notify/timeout" }
+
+// TimeoutNotificationID is the workflow id of a timed-out job's n-th
+// job.timed_out delivery.
+func TimeoutNotificationID(jobID string, n int) string {
+	return fmt.Sprintf("%s/notify/timeout/%d", jobID, n)
+}
+
 // Memo keys of notifications.
 const (
 	// memoNotify holds a job's NotifyPlan; a job without one has no key.
@@ -255,9 +287,21 @@ func (c *Client) notifications(ctx context.Context, info *workflowpb.WorkflowExe
 		return nil, err
 	}
 	jobID := info.GetExecution().GetWorkflowId()
-	out := []Notification{}
+	out, err := c.notificationsNamed(ctx, func(n int) string { return NotificationID(jobID, n) }, nil)
+	if err != nil || info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
+		return out, err
+	}
+	return c.notificationsNamed(ctx, func(n int) string { return TimeoutNotificationID(jobID, n) }, out)
+}
+
+// notificationsNamed appends to out the deliveries whose workflow ids
+// name(0), name(1), … give, up to the first that does not exist.
+func (c *Client) notificationsNamed(ctx context.Context, name func(int) string, out []Notification) ([]Notification, error) {
+	if out == nil {
+		out = []Notification{}
+	}
 	for n := range MaxNotifications {
-		id := NotificationID(jobID, n)
+		id := name(n)
 		desc, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {

@@ -39,4 +39,16 @@ var (
 			NonRetryableErrorTypes: []string{FailWebhookRejected, FailWebhookRefused, FailWebhookNoSecret},
 		},
 	}
+	// JobTimedOut says whether a job's workflow (by id) timed out; it
+	// retries while the job is still open, which it is only for a moment
+	// past its deadline.
+	JobTimedOut = Def[string, bool]{
+		Name:         "job_timed_out",
+		StartToClose: 30 * time.Second,
+		Retry: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	}
 )

@@ -29,4 +29,5 @@ func Register(w worker.WorkflowRegistry) {
 	}
 	// Webhook deliveries, children of the jobs (notify.go).
 	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: job.NotifyWorkflow})
+	w.RegisterWorkflowWithOptions(NotifyTimeout, workflow.RegisterOptions{Name: job.NotifyTimeoutWorkflow})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -29,6 +30,8 @@ const maxInlineResult = 64 << 10
 type notifier struct {
 	plan    *job.NotifyPlan
 	started int
+	// watcher: the job's timeout watcher was started.
+	watcher bool
 }
 
 // readPlan reads the job's notify plan from its memo; nil when it has none
@@ -96,6 +99,7 @@ func (r *jobRun) notifyEnd(ctx workflow.Context, result any) {
 			d.Result = b
 		}
 	}
+	r.endWatch(ctx)
 	r.deliver(ctx, job.EventOf(r.view.Status), d)
 }
 
@@ -116,33 +120,140 @@ func (r *jobRun) deliver(ctx workflow.Context, event string, data eventData) {
 		workflow.GetLogger(ctx).Warn("could not encode a webhook's data", "event", event, "error", err)
 		return
 	}
-	info := workflow.GetInfo(ctx)
-	now := workflow.Now(ctx).UTC()
-	var started []workflow.ChildWorkflowFuture
+	var targets []job.NotifyTarget
 	for _, t := range r.notify.plan.Targets {
-		if !t.Wants(event) || r.notify.started >= job.MaxNotifications {
-			continue
+		if t.Wants(event) && r.notify.started+len(targets) < job.MaxNotifications {
+			targets = append(targets, t)
 		}
-		id := job.NotificationID(info.WorkflowExecution.ID, r.notify.started)
-		r.notify.started++
+	}
+	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	first := r.notify.started
+	r.notify.started += len(targets)
+	startDeliveries(ctx, job.Delivery{JobID: jobID, Tenant: r.view.Tenant, Event: event, Data: body, RetryFor: r.notify.plan.RetryFor},
+		targets, func(i int) string { return job.NotificationID(jobID, first+i) })
+}
+
+// startDeliveries starts a delivery workflow of d for each target, named
+// by id(i), and waits until each has started.
+func startDeliveries(ctx workflow.Context, d job.Delivery, targets []job.NotifyTarget, id func(int) string) {
+	info := workflow.GetInfo(ctx)
+	d.Timestamp = workflow.Now(ctx).UTC()
+	var started []workflow.ChildWorkflowFuture
+	for i, t := range targets {
+		d.MessageID, d.Target = id(i), t
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            id,
+			WorkflowID:            d.MessageID,
 			TaskQueue:             info.TaskQueueName,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			Memo:                  map[string]any{job.MemoNotification: job.NotificationMemo{URL: t.URL, Event: event}},
-			StaticSummary:         event + " → " + shortURL(t.URL),
+			Memo:                  map[string]any{job.MemoNotification: job.NotificationMemo{URL: t.URL, Event: d.Event}},
+			StaticSummary:         d.Event + " → " + shortURL(t.URL),
 		})
-		started = append(started, workflow.ExecuteChildWorkflow(cctx, job.NotifyWorkflow, job.Delivery{
-			JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, MessageID: id, Target: t,
-			Event: event, Timestamp: now, Data: body, RetryFor: r.notify.plan.RetryFor,
-		}))
+		started = append(started, workflow.ExecuteChildWorkflow(cctx, job.NotifyWorkflow, d))
 	}
 	for _, f := range started {
 		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
-			workflow.GetLogger(ctx).Warn("could not start a webhook delivery", "event", event, "error", err)
+			workflow.GetLogger(ctx).Warn("could not start a webhook delivery", "event", d.Event, "error", err)
 		}
 	}
+}
+
+// timeoutGrace is how long past a job's deadline its watcher waits before
+// asking whether the job timed out.
+const timeoutGrace = 2 * time.Second
+
+// startNotify reads the job's notify plan and, when a receiver asks for
+// job.timed_out and the job has a time limit, starts its timeout watcher:
+// a job that runs out of time is closed by Temporal without running any
+// more of its code, so the watcher must exist before.
+func (r *jobRun) startNotify(ctx workflow.Context) {
+	r.notify.plan = readPlan(ctx)
+	info := workflow.GetInfo(ctx)
+	if r.notify.plan == nil || info.WorkflowExecutionTimeout <= 0 {
+		return
+	}
+	var targets []job.NotifyTarget
+	for _, t := range r.notify.plan.Targets {
+		if t.Wants(job.EventTimedOut) {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 || workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	timedOut := r.view
+	timedOut.Status = job.StatusTimedOut
+	timedOut.Steps = nil
+	timedOut.Error = &job.Error{Type: job.FailTimeout, Message: "the job did not finish within its time limit"}
+	deadline := info.WorkflowStartTime.Add(info.WorkflowExecutionTimeout).UTC()
+	finished := deadline.Truncate(job.TimePrecision)
+	timedOut.FinishedAt = &finished
+	data, err := json.Marshal(eventData{View: timedOut})
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("could not encode a webhook's data", "event", job.EventTimedOut, "error", err)
+		return
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            job.TimeoutWatcherID(info.WorkflowExecution.ID),
+		TaskQueue:             info.TaskQueueName,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         "job.timed_out watcher",
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, job.NotifyTimeoutWorkflow, job.TimeoutWatch{
+		JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, Deadline: deadline, Targets: targets, Data: data, RetryFor: r.notify.plan.RetryFor,
+	})
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("could not start the job.timed_out watcher", "error", err)
+		return
+	}
+	r.notify.watcher = true
+}
+
+// endWatch tells the timeout watcher, if any, that the job ended by
+// itself, and waits until the signal is recorded, so that it arrives
+// before the job closes.
+func (r *jobRun) endWatch(ctx workflow.Context) {
+	if !r.notify.watcher {
+		return
+	}
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	id := job.TimeoutWatcherID(workflow.GetInfo(ctx).WorkflowExecution.ID)
+	if err := workflow.SignalExternalWorkflow(ctx, id, "", job.SignalJobEnded, nil).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("could not tell the job.timed_out watcher that the job ended", "error", err)
+	}
+}
+
+// NotifyTimeout is a job's timeout watcher: it waits for the job's end
+// signal or its deadline (plus timeoutGrace); past the deadline, once the
+// job is confirmed timed out (not terminated, not ended), it starts the
+// job.timed_out deliveries.
+func NotifyTimeout(ctx workflow.Context, w job.TimeoutWatch) error {
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	timer := workflow.NewTimer(timerCtx, max(w.Deadline.Add(timeoutGrace).Sub(workflow.Now(ctx)), time.Millisecond))
+	ended := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, job.SignalJobEnded), func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		ended = true
+		cancelTimer()
+	})
+	sel.AddFuture(timer, func(workflow.Future) {})
+	sel.Select(ctx)
+	if ended {
+		return nil
+	}
+	actx := workflow.WithActivityOptions(ctx, steps.JobTimedOut.Options(workflow.GetInfo(ctx).TaskQueueName))
+	var out job.StepOutput[bool]
+	if err := workflow.ExecuteActivity(actx, steps.JobTimedOut.Name, w.JobID).Get(ctx, &out); err != nil {
+		return err
+	}
+	if !out.Result {
+		return nil
+	}
+	startDeliveries(ctx, job.Delivery{JobID: w.JobID, Tenant: w.Tenant, Event: job.EventTimedOut, Data: w.Data, RetryFor: w.RetryFor},
+		w.Targets, func(i int) string { return job.TimeoutNotificationID(w.JobID, i) })
+	return nil
 }
 
 // shortURL is a receiver as the Web UI's summaries show it: host and path,

@@ -55,7 +55,7 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	}); err != nil {
 		return nil, err
 	}
-	r.notify.plan = readPlan(ctx)
+	r.startNotify(ctx)
 	r.pickup = workflow.GetVersion(ctx, changeStatusOnPickup, workflow.DefaultVersion, 1)
 	if r.pickup == workflow.DefaultVersion {
 		// Before the change the job was marked RUNNING on its first

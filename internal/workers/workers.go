@@ -72,6 +72,9 @@ func Start(c client.Client, o Options) (*Set, error) {
 	}
 	bindings := o.General.Steps()
 	if o.Notify != nil {
+		if o.Notify.Temporal == nil {
+			o.Notify.Temporal = c
+		}
 		bindings = append(bindings, o.Notify.Steps()...)
 	}
 	if o.Document != nil {
