@@ -93,9 +93,26 @@ func NewWebhookClient(allowHosts []string, timeout time.Duration) *http.Client {
 
 // body is a delivery's body.
 type body struct {
-	Type      string          `json:"type"`
-	Timestamp time.Time       `json:"timestamp"`
-	Data      json.RawMessage `json:"data"`
+	Type      string        `json:"type"`
+	Timestamp time.Time     `json:"timestamp"`
+	Data      job.EventData `json:"data"`
+}
+
+// deliveryBody is the body of d: the same bytes on every attempt (the
+// input is fixed, and JSON of it is ordered), with a result over
+// job.MaxInlineResult replaced by its link.
+func deliveryBody(d job.Delivery) ([]byte, error) {
+	if d.Data.Result != nil {
+		res, err := json.Marshal(d.Data.Result)
+		if err != nil {
+			return nil, err
+		}
+		if len(res) > job.MaxInlineResult {
+			d.Data.Result = nil
+			d.Data.ResultURL = "/jobs/" + url.PathEscape(d.JobID) + "/results"
+		}
+	}
+	return json.Marshal(body{Type: d.Event, Timestamp: d.Timestamp.UTC(), Data: d.Data})
 }
 
 // Deliver posts one event to one receiver, signed. 2xx is delivered; 410
@@ -128,7 +145,7 @@ func (a *NotifyActivities) Deliver(ctx context.Context, d job.Delivery) (job.Ste
 	if gone {
 		return done(job.DeliveryOutcome{Status: job.NotificationGone, Attempts: attempt - 1, LastError: "the endpoint is gone (it answered 410 before)"})
 	}
-	payload, err := json.Marshal(body{Type: d.Event, Timestamp: d.Timestamp.UTC(), Data: d.Data})
+	payload, err := deliveryBody(d)
 	if err != nil {
 		return fail(steps.FailWebhookRefused, "encode the body: "+err.Error(), 0, 0)
 	}

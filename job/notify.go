@@ -70,7 +70,7 @@ type TimeoutWatch struct {
 	Deadline time.Time      `json:"deadline"`
 	Targets  []NotifyTarget `json:"targets"`
 	// Data is the deliveries' data: the job's view as it times out.
-	Data     []byte        `json:"data"`
+	Data     EventData     `json:"data"`
 	RetryFor time.Duration `json:"retry_for"`
 }
 
@@ -168,10 +168,24 @@ type Delivery struct {
 	Event     string       `json:"event"`
 	// Timestamp is when the event happened (the body's timestamp).
 	Timestamp time.Time `json:"timestamp"`
-	// Data is the body's data: the job's view, and its result or a link.
-	Data     []byte        `json:"data"`
+	// Data is the body's data.
+	Data     EventData     `json:"data"`
 	RetryFor time.Duration `json:"retry_for"`
 }
+
+// EventData is the data of a delivery's body: the job's view, its result
+// (the deliver step links it instead when it is over MaxInlineResult) or
+// the step that finished.
+type EventData struct {
+	View
+	Result    any    `json:"result,omitempty"`
+	ResultURL string `json:"result_url,omitempty"`
+	Step      *Step  `json:"step,omitempty"`
+}
+
+// MaxInlineResult is the largest result (in JSON) a delivery's body
+// carries inline.
+const MaxInlineResult = 64 << 10
 
 // DeliveryOutcome is what a delivery workflow returns.
 type DeliveryOutcome struct {

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,10 +19,6 @@ import (
 // (receiver, event). Only such jobs ever reach the GetVersion call, so a
 // job nobody is notified of emits exactly the commands it always did.
 const changeNotify = "notify-webhooks"
-
-// maxInlineResult is the largest result a delivery's body carries inline;
-// a larger one is linked (result_url).
-const maxInlineResult = 64 << 10
 
 // notifier is a job run's part in its webhooks: the plan its memo
 // carries and how many deliveries it has started.
@@ -60,15 +55,6 @@ func readPlan(ctx workflow.Context) *job.NotifyPlan {
 	return &plan
 }
 
-// eventData is the data of a delivery's body: the job's view, and its
-// result inline or linked, or the step that finished.
-type eventData struct {
-	job.View
-	Result    json.RawMessage `json:"result,omitempty"`
-	ResultURL string          `json:"result_url,omitempty"`
-	Step      *job.Step       `json:"step,omitempty"`
-}
-
 // notifyStep delivers job.step_finished for the job's step idx to the
 // receivers that asked for it.
 func (r *jobRun) notifyStep(ctx workflow.Context, idx int) {
@@ -76,7 +62,7 @@ func (r *jobRun) notifyStep(ctx workflow.Context, idx int) {
 		return
 	}
 	step := r.view.Steps[idx]
-	r.deliver(ctx, job.EventStepFinished, eventData{View: r.view, Step: &step})
+	r.deliver(ctx, job.EventStepFinished, job.EventData{View: r.view, Step: &step})
 }
 
 // notifyEnd delivers the job's terminal event, with its result when it
@@ -85,19 +71,12 @@ func (r *jobRun) notifyEnd(ctx workflow.Context, result any) {
 	if r.notify.plan == nil {
 		return
 	}
-	d := eventData{View: r.view}
+	d := job.EventData{View: r.view}
 	finished := workflow.Now(ctx).UTC().Truncate(job.TimePrecision)
 	d.FinishedAt = &finished
 	if r.view.Status == job.StatusSucceeded {
-		b, err := json.Marshal(result)
-		switch {
-		case err != nil:
-			workflow.GetLogger(ctx).Warn("could not encode the result for webhooks", "error", err)
-		case len(b) > maxInlineResult:
-			d.ResultURL = "/jobs/" + url.PathEscape(r.view.ID) + "/results"
-		default:
-			d.Result = b
-		}
+		// The deliver step links it instead when it is large.
+		d.Result = result
 	}
 	r.endWatch(ctx)
 	r.deliver(ctx, job.EventOf(r.view.Status), d)
@@ -108,18 +87,13 @@ func (r *jobRun) notifyEnd(ctx workflow.Context, result any) {
 // abandoned children, so the job closes at once and its result never
 // waits on a receiver. A delivery that cannot start is logged, never a
 // failure of the job.
-func (r *jobRun) deliver(ctx workflow.Context, event string, data eventData) {
+func (r *jobRun) deliver(ctx workflow.Context, event string, data job.EventData) {
 	// A canceled job still tells its receivers.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	if workflow.GetVersion(ctx, changeNotify, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
 	data.Steps = append([]job.Step(nil), data.Steps...)
-	body, err := json.Marshal(data)
-	if err != nil {
-		workflow.GetLogger(ctx).Warn("could not encode a webhook's data", "event", event, "error", err)
-		return
-	}
 	var targets []job.NotifyTarget
 	for _, t := range r.notify.plan.Targets {
 		if t.Wants(event) && r.notify.started+len(targets) < job.MaxNotifications {
@@ -129,7 +103,7 @@ func (r *jobRun) deliver(ctx workflow.Context, event string, data eventData) {
 	jobID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	first := r.notify.started
 	r.notify.started += len(targets)
-	startDeliveries(ctx, job.Delivery{JobID: jobID, Tenant: r.view.Tenant, Event: event, Data: body, RetryFor: r.notify.plan.RetryFor},
+	startDeliveries(ctx, job.Delivery{JobID: jobID, Tenant: r.view.Tenant, Event: event, Data: data, RetryFor: r.notify.plan.RetryFor},
 		targets, func(i int) string { return job.NotificationID(jobID, first+i) })
 }
 
@@ -188,11 +162,7 @@ func (r *jobRun) startNotify(ctx workflow.Context) {
 	deadline := info.WorkflowStartTime.Add(info.WorkflowExecutionTimeout).UTC()
 	finished := deadline.Truncate(job.TimePrecision)
 	timedOut.FinishedAt = &finished
-	data, err := json.Marshal(eventData{View: timedOut})
-	if err != nil {
-		workflow.GetLogger(ctx).Warn("could not encode a webhook's data", "event", job.EventTimedOut, "error", err)
-		return
-	}
+	data := job.EventData{View: timedOut}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            job.TimeoutWatcherID(info.WorkflowExecution.ID),
 		TaskQueue:             info.TaskQueueName,
