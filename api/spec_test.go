@@ -304,6 +304,11 @@ func TestSpecSchemasMatchGoTypes(t *testing.T) {
 		"Usage":                   job.Usage{},
 		"Document":                documents.Document{},
 		"DocumentList":            api.DocumentList{},
+		"NotifyRequest":           job.NotifyRequest{},
+		"Notification":            job.Notification{},
+		"WebhookRequest":          api.WebhookRequest{},
+		"WebhookEndpoint":         api.WebhookEndpoint{},
+		"WebhookList":             api.WebhookList{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ref := doc.Components.Schemas[name]
