@@ -100,5 +100,9 @@ func Documents(cfg config.Config, identity string, r Resources) (*activities.Doc
 		NER:         r.NER,
 		LLM:         r.LLM,
 		Parallelism: cfg.OCRParallelism,
+		MaxPages:    cfg.MaxPages,
+		PageTimeout: cfg.OCRPageTimeout,
+		BatchPages:  cfg.OCRBatchPages,
+		NoCache:     !cfg.OCRCache,
 	}, nil
 }

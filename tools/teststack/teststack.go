@@ -104,6 +104,12 @@ type ServerOptions struct {
 	// with make run's pragmas (WAL, synchronous=NORMAL), instead of in
 	// memory: for a test that looks at what the server writes to disk.
 	DBFile string
+	// MetricsPort, when not 0, serves the server's Prometheus metrics on
+	// 127.0.0.1:MetricsPort/metrics (--metrics-port), as `make run` does.
+	MetricsPort int
+	// ExtraDynamicConfig are more dynamic-config values (KEY=VALUE), for
+	// a test that needs the server to do something sooner.
+	ExtraDynamicConfig []string
 }
 
 // sqlitePragmas are make run's (scripts/run.sh) for its database file.
@@ -118,6 +124,12 @@ func (o ServerOptions) extraArgs() []string {
 	args := o.dynamicConfig()
 	if o.DBFile != "" {
 		args = append(args, sqlitePragmas...)
+	}
+	for _, v := range o.ExtraDynamicConfig {
+		args = append(args, "--dynamic-config-value", v)
+	}
+	if o.MetricsPort != 0 {
+		args = append(args, "--metrics-port", fmt.Sprint(o.MetricsPort))
 	}
 	return args
 }
@@ -262,6 +274,8 @@ type WorkerOptions struct {
 	Roles []string
 	// WebhookSecret signs per-job webhook deliveries (DOCKET_WEBHOOK_SECRET).
 	WebhookSecret webhook.Secret
+	// Tune, when set, changes the worker's configuration further.
+	Tune func(*config.Config)
 }
 
 // StartWorker runs the workers of every role in this process, assembled as
@@ -272,6 +286,9 @@ func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
 	cfg.FetchAllowHosts = o.AllowHosts
 	cfg.WorkerRoles = o.Roles
 	cfg.WebhookSecret = o.WebhookSecret
+	if o.Tune != nil {
+		o.Tune(&cfg)
+	}
 	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
 		opts.Notify.Endpoints = webhook.NewStore(o.Docs.Bucket, o.Docs.Ring)
