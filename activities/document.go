@@ -50,8 +50,6 @@ type DocumentActivities struct {
 	// MaxPages is the longest document the ocr step reads (0:
 	// DefaultMaxPages); a longer one fails with too_many_pages.
 	MaxPages int
-	// PageTimeout bounds the reading of one page (0: DefaultPageTimeout).
-	PageTimeout time.Duration
 	// BatchPages is how many pages one ocr_pages activity reads (0: two per
 	// page worker, see batchPages).
 	BatchPages int

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
@@ -26,9 +25,6 @@ const (
 	// DefaultMaxPages is the longest document the ocr step reads
 	// (DOCKET_MAX_PAGES).
 	DefaultMaxPages = 2000
-	// DefaultPageTimeout bounds the reading of one page
-	// (DOCKET_OCR_PAGE_TIMEOUT): a runaway page fails alone.
-	DefaultPageTimeout = 2 * time.Minute
 	// maxBatches bounds how many ocr_pages activities one document is
 	// shared into: a longer document gets larger batches, so that its
 	// history stays a few thousand events however long it is (Temporal
@@ -484,12 +480,9 @@ func (a *DocumentActivities) readPage(ctx context.Context, pj pageJob, doc ocrDo
 		metrics.OCRPage(metrics.OCRMethodCached, time.Since(start))
 		return ref, nil
 	}
-	pctx, cancel := context.WithTimeout(ctx, a.pageTimeout())
-	p, err := a.Engine.PageText(pctx, doc.path, doc.mediaType, n, pj.Language)
-	timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-	cancel()
+	p, err := a.Engine.PageText(ctx, doc.path, doc.mediaType, n, pj.Language)
 	if err != nil {
-		f, ok := pageFailure(err, timedOut)
+		f, ok := pageFailure(err)
 		if !ok {
 			return PageRef{}, fmt.Errorf("page %d: %w", n, err)
 		}
@@ -560,21 +553,22 @@ func (a *DocumentActivities) cacheKey(ctx context.Context, pj pageJob, n int) (s
 }
 
 // pageFailure says whether err is a failure of one page that the others do
-// not share, and which: the page's own time limit, or a page the engine
-// cannot read (a corrupt image, one too large). Anything else (a missing
-// language, a crashed tool, a cancellation) is the whole step's.
-func pageFailure(err error, timedOut bool) (job.Error, bool) {
-	if timedOut {
-		return job.Error{Type: job.FailPageTimeout, Message: "reading the page took longer than DOCKET_OCR_PAGE_TIMEOUT"}, true
+// not share, and which: the page's own time limit (ocr.Engine.PageTimeout),
+// a page the engine cannot read (a damaged image), or one too large.
+// Anything else (a missing language, a crashed tool, a cancellation) is the
+// whole step's.
+func pageFailure(err error) (job.Error, bool) {
+	var pe *ocr.PageError
+	if errors.As(err, &pe) {
+		msg := pe.Msg
+		if pe.Kind == ocr.KindPageTimeout {
+			msg = "reading the page took longer than DOCKET_OCR_PAGE_TIMEOUT"
+		}
+		return job.Error{Type: pe.Kind, Message: msg}, true
 	}
 	var de *ocr.DocumentError
-	if errors.As(err, &de) {
-		switch de.Kind {
-		case ocr.KindUnreadable:
-			return job.Error{Type: job.FailPageUnreadable, Message: de.Msg}, true
-		case ocr.KindTooLarge:
-			return job.Error{Type: job.FailImageTooLarge, Message: de.Msg}, true
-		}
+	if errors.As(err, &de) && de.Kind == ocr.KindTooLarge {
+		return job.Error{Type: job.FailImageTooLarge, Message: de.Msg}, true
 	}
 	return job.Error{}, false
 }
@@ -612,33 +606,10 @@ func (a *DocumentActivities) assemble(ctx context.Context, jobID string, pages i
 	return res, nil
 }
 
-// engineVersion is the OCR engine's version for the cache keys of lang:
-// tesseract's own version line, read once per worker process and binary.
+// engineVersion is the OCR engine's version for the cache keys of lang
+// (ocr.Engine.Version: tools, language data and Docket's pipeline).
 func (a *DocumentActivities) engineVersion(ctx context.Context, lang string) (string, error) {
-	bin := a.Engine.Tesseract
-	if bin == "" {
-		bin = "tesseract"
-	}
-	v, _ := engineVersions.LoadOrStore(bin, &engineVersion{})
-	ev := v.(*engineVersion)
-	ev.once.Do(func() {
-		out, err := exec.CommandContext(context.WithoutCancel(ctx), bin, "--version").CombinedOutput()
-		first, _, _ := strings.Cut(string(out), "\n")
-		ev.v, ev.err = strings.TrimSpace(first), err
-	})
-	if ev.err != nil {
-		return "", ev.err
-	}
-	return ev.v + "|" + lang, nil
-}
-
-// engineVersions holds each tesseract binary's *engineVersion.
-var engineVersions sync.Map
-
-type engineVersion struct {
-	once sync.Once
-	v    string
-	err  error
+	return a.Engine.Version(ctx, lang)
 }
 
 func (a *DocumentActivities) maxPages() int {
@@ -646,13 +617,6 @@ func (a *DocumentActivities) maxPages() int {
 		return a.MaxPages
 	}
 	return DefaultMaxPages
-}
-
-func (a *DocumentActivities) pageTimeout() time.Duration {
-	if a.PageTimeout > 0 {
-		return a.PageTimeout
-	}
-	return DefaultPageTimeout
 }
 
 // batchPages is how many pages one ocr_pages activity reads, for a

@@ -198,3 +198,29 @@ func TestCancelLongDocument(t *testing.T) {
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, desc.GetWorkflowExecutionInfo().GetStatus())
 	require.Empty(t, desc.GetPendingActivities(), "every batch stopped")
 }
+
+// A damaged page inside a good scan carries its error; the other pages are
+// read and the job succeeds, unless it is strict.
+func TestDamagedPageIsReportedOnItsPage(t *testing.T) {
+	base := 50000 + int(uuid.New().ID()%40000)
+	pdf, err := testdocs.DamageImage(scannedPDF(t, 3, base), 2)
+	require.NoError(t, err)
+	d := uploadDoc(t, pdf)
+	require.Equal(t, 3, d.Pages)
+
+	v, res := runDocumentJob(t, stack.api.URL, map[string]any{"document_id": d.ID, "steps": []string{"ocr"}})
+	require.Equal(t, job.StatusSucceeded, v.Status, "view: %+v", v)
+	pages := res.Result.PageTexts
+	require.Len(t, pages, 3)
+	require.Contains(t, pages[0].Text, fmt.Sprint(base+1))
+	require.Contains(t, pages[2].Text, fmt.Sprint(base+3))
+	require.NotNil(t, pages[1].Error)
+	require.Equal(t, job.FailPageUnreadable, pages[1].Error.Type)
+	require.Equal(t, job.PageMethodNone, pages[1].Method)
+	require.Equal(t, 1, res.Result.FailedPages)
+
+	v, _ = runDocumentJob(t, stack.api.URL, map[string]any{"document_id": d.ID, "steps": []string{"ocr"}, "strict": true})
+	require.Equal(t, job.StatusFailed, v.Status)
+	require.Equal(t, job.FailPageUnreadable, v.Error.Type)
+	require.Contains(t, v.Error.Message, "page 2")
+}

@@ -636,7 +636,7 @@ func TestSpecDocumentDetails(t *testing.T) {
 		}
 	}
 
-	methods := []string{ocr.MethodTextLayer, ocr.MethodOCR, "blank", job.PageMethodNone}
+	methods := []string{ocr.MethodTextLayer, ocr.MethodOCR, ocr.MethodBlank, job.PageMethodNone}
 	if got := strs(prop(schema("PageText"), "method").Enum); !slices.Equal(got, methods) {
 		t.Errorf("PageText.method enum %v, want %v", got, methods)
 	}

@@ -50,17 +50,16 @@ func docErr(kind job.Failure, format string, args ...any) error {
 	return &DocumentError{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Kinds of PageError. They are not in job.Failures (yet): a page failure
-// is reported per page of a document job, not as the job's failure, and
-// the caller decides how to surface it.
+// Kinds of PageError (in job.Failures): a page failure is reported on its
+// page of a document job's result, and fails the job only with "strict".
 const (
 	// KindPageTimeout: reading the page took longer than
 	// Engine.PageTimeout; its tools were killed.
-	KindPageTimeout job.Failure = "page_timeout"
+	KindPageTimeout = job.FailPageTimeout
 	// KindPageUnreadable: the page's content (an image stream, say) is
 	// damaged, while the document as a whole opens and its other pages
 	// may read fine.
-	KindPageUnreadable job.Failure = "page_unreadable"
+	KindPageUnreadable = job.FailPageUnreadable
 )
 
 // PageError says that one page of a document cannot be read, while the

@@ -278,29 +278,12 @@ func denseLines() []string {
 	return lines
 }
 
-// damageImage returns pdf (from makePDF) with the image data of its n-th
-// image (1-based, in page order) damaged in place: 64 bytes after the
-// zlib header of its Flate stream are flipped, its length unchanged, so
-// that the document opens as before and only that image fails to decode,
-// as a bad sector or a broken scanner driver leaves one page of a scan.
-// The first deflate block's header and code tables lie there, where
-// damage is always detected; in the middle of a block it can decode to
-// other pixels without complaint.
+// damageImage is testdocs.DamageImage, failing the test on a PDF it
+// cannot damage.
 func damageImage(t testing.TB, pdf []byte, n int) []byte {
 	t.Helper()
-	out := append([]byte(nil), pdf...)
-	at := 0
-	for range n {
-		i := bytes.Index(out[at:], []byte("/Subtype /Image"))
-		require.GreaterOrEqual(t, i, 0, "the PDF has fewer than %d images", n)
-		at += i + 1
-	}
-	start := at + bytes.Index(out[at:], []byte("stream\n")) + len("stream\n")
-	end := at + bytes.Index(out[at:], []byte("\nendstream"))
-	require.Greater(t, end-start, 128, "the image stream is too short to damage")
-	for i := start + 2; i < start+2+64; i++ {
-		out[i] ^= 0x5A
-	}
+	out, err := testdocs.DamageImage(pdf, n)
+	require.NoError(t, err)
 	return out
 }
 
