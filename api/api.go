@@ -105,6 +105,9 @@ type Server struct {
 	Ready func(context.Context) error
 	// Docs stores uploaded documents and document jobs' outputs.
 	Docs *documents.Store
+	// Webhooks are the tenants' webhook endpoints (webhooks.go); nil: the
+	// /webhooks routes answer 503.
+	Webhooks *Webhooks
 	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
 	MaxDocumentBytes int64
 	// Tracing traces each request (internal/tracing); nil: no tracing.
@@ -159,6 +162,10 @@ func (s *Server) Handler() http.Handler {
 	route(http.MethodDelete, "/documents/{id}", auth.ScopeDocumentsWrite, s.deleteDocument, "tenant")
 	route(http.MethodGet, "/documents/{id}/content", auth.ScopeDocumentsRead, s.getDocumentContent, "tenant")
 	route(http.MethodGet, "/queues", auth.ScopeAdmin, s.listQueues)
+	route(http.MethodPost, "/webhooks", auth.ScopeJobsWrite, s.withWebhooks(s.createWebhook))
+	route(http.MethodGet, "/webhooks", auth.ScopeJobsRead, s.withWebhooks(s.listWebhooks))
+	route(http.MethodDelete, "/webhooks/{id}", auth.ScopeJobsWrite, s.withWebhooks(s.deleteWebhook))
+	route(http.MethodPost, "/webhooks/{id}/rotate", auth.ScopeJobsWrite, s.withWebhooks(s.rotateWebhook))
 	route(http.MethodGet, "/metrics", auth.ScopeMetrics, s.serveMetrics)
 	route(http.MethodPost, "/codec/encode", auth.ScopeCodec, s.codec)
 	route(http.MethodPost, "/codec/decode", auth.ScopeCodec, s.codec)
@@ -555,6 +562,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var inputErr *job.InputError
 	var tooLarge *http.MaxBytesError
 	var bodyErr *bodyError
+	if s.webhookProblem(w, r, err) {
+		return
+	}
 	switch {
 	case errors.As(err, &inputErr):
 		writeProblem(w, r, http.StatusUnprocessableEntity, "invalid-job", inputErr.Error(), func(p *Problem) { p.Field = inputErr.Field })

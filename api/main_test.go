@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/tools/teststack"
 )
@@ -22,6 +23,8 @@ var (
 		docs   *documents.Store
 		// idleQueue is a task queue no worker polls: jobs on it stay QUEUED.
 		idleAPI *httptest.Server
+		// webhookSecret is the worker's DOCKET_WEBHOOK_SECRET.
+		webhookSecret webhook.Secret
 	}
 	taskQueue = "docket-api-test"
 )
@@ -54,8 +57,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer docs.Close()
+	if stack.webhookSecret, err = webhook.NewSecret(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	w, err := teststack.StartWorker(c, teststack.WorkerOptions{
 		TaskQueue: taskQueue, Identity: workerIdentity, AllowHosts: []string{"127.0.0.1"}, Docs: docs,
+		WebhookSecret: stack.webhookSecret,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -65,6 +73,7 @@ func run(m *testing.M) int {
 
 	stack.server = srv
 	served := teststack.API(c, taskQueue, docs)
+	allowLoopbackHooks(served)
 	stack.jobs = served.Jobs.(*job.Client)
 	stack.docs = docs
 	stack.api = teststack.Serve(served.Handler())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/egress"
 	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
@@ -23,8 +24,14 @@ const DefaultCallTimeout = 10 * time.Second
 // document jobs are not checked). docket-api serves it; tests change its
 // fields before serving it.
 func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Logger) *Server {
+	jobs := NewJobs(c, cfg, docs)
+	hooks := NewWebhooks(docs, cfg.Ring, egress.Policy{AllowHosts: cfg.FetchAllowHosts})
+	if hooks != nil {
+		jobs.Endpoints = hooks.Targets
+	}
 	return &Server{
-		Jobs:             NewJobs(c, cfg, docs),
+		Jobs:             jobs,
+		Webhooks:         hooks,
 		Docs:             docs,
 		MaxDocumentBytes: cfg.MaxDocumentBytes,
 		Log:              log,
@@ -41,7 +48,8 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 // jobs refused before they start if they name a document never uploaded.
 func NewJobs(c client.Client, cfg config.Config, docs *documents.Store) *job.Client {
 	jobs := &job.Client{Temporal: c, Namespace: cfg.Namespace(), TaskQueue: cfg.TaskQueue, Kinds: workflows.Kinds, JobTimeout: cfg.JobTimeout, QueryTimeout: cfg.QueryTimeout,
-		DataConverter: cfg.DataConverter(), FailureConverter: cfg.FailureConverter()}
+		DataConverter: cfg.DataConverter(), FailureConverter: cfg.FailureConverter(),
+		NotifyPolicy: egress.Policy{AllowHosts: cfg.FetchAllowHosts}, NotifyRetryFor: cfg.WebhookRetryFor}
 	if docs != nil {
 		jobs.Check = DocumentCheck(docs)
 	}

@@ -48,8 +48,8 @@ func TestSpecIsValidOpenAPI(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("OpenAPI document is invalid: %v", err)
 	}
-	if doc.OpenAPI != "3.0.3" {
-		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0 (its webhooks object describes the deliveries)", doc.OpenAPI)
 	}
 	if !json.Valid(api.Spec()) {
 		t.Error("the served document is not JSON")
@@ -78,6 +78,10 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodDelete, "/documents/{id}"}, []int{204, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/queues"}, []int{200, 400, 401, 403, 429, 500, 503}},
+	{oasRoute{http.MethodPost, "/webhooks"}, []int{201, 400, 401, 403, 408, 409, 413, 415, 422, 429, 500, 503}},
+	{oasRoute{http.MethodGet, "/webhooks"}, []int{200, 400, 401, 403, 429, 500, 503}},
+	{oasRoute{http.MethodDelete, "/webhooks/{id}"}, []int{204, 400, 401, 403, 404, 429, 500, 503}},
+	{oasRoute{http.MethodPost, "/webhooks/{id}/rotate"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/metrics"}, []int{200, 400, 401, 403, 429, 500}},
 	{oasRoute{http.MethodPost, "/codec/encode"}, []int{200, 400, 401, 403, 404, 429, 500}},
 	{oasRoute{http.MethodPost, "/codec/decode"}, []int{200, 400, 401, 403, 404, 429, 500}},
@@ -301,6 +305,11 @@ func TestSpecSchemasMatchGoTypes(t *testing.T) {
 		"Usage":                   job.Usage{},
 		"Document":                documents.Document{},
 		"DocumentList":            api.DocumentList{},
+		"NotifyRequest":           job.NotifyRequest{},
+		"Notification":            job.Notification{},
+		"WebhookRequest":          api.WebhookRequest{},
+		"WebhookEndpoint":         api.WebhookEndpoint{},
+		"WebhookList":             api.WebhookList{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ref := doc.Components.Schemas[name]

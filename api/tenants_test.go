@@ -57,6 +57,7 @@ func startTenantAPI(t *testing.T, keys []tenantKey) tenantAPI {
 	require.NoError(t, err)
 	t.Cleanup(ring.Close)
 	srv := teststack.API(stack.server.Client(), taskQueue, stack.docs)
+	allowLoopbackHooks(srv)
 	srv.Keys = ring
 	hs := teststack.Serve(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/job"
 )
 
@@ -135,6 +136,13 @@ type Config struct {
 	// container's port is published on the host's loopback only).
 	CodecAddr        string `env:"DOCKET_CODEC_ADDR"`
 	CodecAllowRemote bool   `env:"DOCKET_CODEC_ALLOW_REMOTE"`
+	// WebhookSecret (whsec_<base64>) signs per-job webhook deliveries whose
+	// tenant has no endpoint at that URL; make run generates one. Never
+	// logged. WebhookRetryFor bounds each delivery's retries and
+	// WebhookTimeout one attempt.
+	WebhookSecret   webhook.Secret `env:"DOCKET_WEBHOOK_SECRET"`
+	WebhookRetryFor time.Duration  `env:"DOCKET_WEBHOOK_RETRY_FOR" envDefault:"24h"`
+	WebhookTimeout  time.Duration  `env:"DOCKET_WEBHOOK_TIMEOUT" envDefault:"15s"`
 	// MetricsAddr, when set, is where the process serves its Prometheus
 	// metrics at /metrics without API keys: a worker's only metrics
 	// endpoint, the API's second one (GET /metrics on DOCKET_HTTP_ADDR

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/docket-dev/docket/internal/egress"
 	"github.com/docket-dev/docket/internal/pagetoken"
 )
 
@@ -82,6 +83,12 @@ type Client struct {
 	// starts (the API checks that a document exists); an *InputError it
 	// returns is the client's fault.
 	Check func(ctx context.Context, jobType string, in Input) error
+	// Endpoints, when set, lists the webhook endpoints of a tenant that a
+	// new job of it notifies (job/notify.go); NotifyPolicy vets notify
+	// URLs at submit and NotifyRetryFor bounds each delivery's retries.
+	Endpoints      func(ctx context.Context, tenant string) ([]NotifyTarget, error)
+	NotifyPolicy   egress.Policy
+	NotifyRetryFor time.Duration
 
 	recentOnce sync.Once
 	recent     *expirable.LRU[string, startedJob]
@@ -119,6 +126,8 @@ type StartRequest struct {
 	// PriorityHighest (1, runs first) to PriorityLowest (5); 0 means
 	// PriorityDefault.
 	Priority int `json:"priority,omitempty"`
+	// Notify names a receiver of the job's webhook events (job/notify.go).
+	Notify *NotifyRequest `json:"notify,omitempty"`
 }
 
 // MaxTimeout is the longest time a job may be given.
@@ -130,6 +139,8 @@ type Prepared struct {
 	Input    Input
 	Timeout  time.Duration
 	Priority int
+	// Notify is the validated notify field; nil when the request has none.
+	Notify *NotifyRequest
 	// Fingerprint identifies the request's content for idempotency checks.
 	Fingerprint string
 }
@@ -159,6 +170,10 @@ func (c *Client) Prepare(req StartRequest) (Prepared, error) {
 	if req.Priority != 0 && (req.Priority < PriorityHighest || req.Priority > PriorityLowest) {
 		return Prepared{}, &InputError{"priority", fmt.Sprintf("must be between %d (first) and %d", PriorityHighest, PriorityLowest)}
 	}
+	notify, err := c.normalizeNotify(req.Notify)
+	if err != nil {
+		return Prepared{}, err
+	}
 	normalized, err := json.Marshal(in)
 	if err != nil {
 		return Prepared{}, fmt.Errorf("encode input: %w", err)
@@ -176,8 +191,11 @@ func (c *Client) Prepare(req StartRequest) (Prepared, error) {
 		// priority stay what they were.
 		fp = fmt.Appendf(fp, "\x00priority=%d", req.Priority)
 	}
+	if notify != nil {
+		fp = fmt.Appendf(fp, "\x00notify=%s %s", notify.URL, strings.Join(notify.Events, ","))
+	}
 	sum := sha256.Sum256(fp)
-	return Prepared{Type: req.Type, Input: in, Timeout: timeout, Priority: req.Priority, Fingerprint: hex.EncodeToString(sum[:])}, nil
+	return Prepared{Type: req.Type, Input: in, Timeout: timeout, Priority: req.Priority, Notify: notify, Fingerprint: hex.EncodeToString(sum[:])}, nil
 }
 
 // Start starts a job. It returns the job's view and whether this call
@@ -204,6 +222,10 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 	if tenant != "" {
 		attrs = append(attrs, tenantKey.ValueSet(tenant))
 	}
+	plan, err := c.notifyPlan(ctx, p.Notify, tenant)
+	if err != nil {
+		return View{}, false, err
+	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                c.TaskQueue,
@@ -219,6 +241,10 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		Priority: temporal.Priority{PriorityKey: p.Priority, FairnessKey: tenant},
 		// What the job works on, for the Web UI's list.
 		StaticSummary: SummaryOf(p.Type, p.Input),
+	}
+	if plan != nil {
+		// Only then: a job nobody hears of starts as it always did.
+		opts.Memo[memoNotify] = plan
 	}
 	run, err := c.Temporal.ExecuteWorkflow(traceJob(ctx, id, p.Type, tenant), opts, p.Type, p.Input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
@@ -508,6 +534,11 @@ func (c *Client) viewOf(ctx context.Context, desc *workflowservice.DescribeWorkf
 	if v.Status == StatusFailed && v.Error == nil {
 		v.Error = c.failureOf(ctx, v.ID)
 	}
+	notes, err := c.notifications(ctx, info)
+	if err != nil {
+		return View{}, err
+	}
+	v.Notifications = notes
 	return v, nil
 }
 

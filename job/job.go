@@ -74,6 +74,9 @@ type View struct {
 	Error      *Error     `json:"error,omitempty"`
 	// CancelRequested is set while a cancellation is on its way to the job.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+	// Notifications are the job's webhook deliveries (job/notify.go);
+	// absent for a job nobody is notified of.
+	Notifications []Notification `json:"notifications,omitempty"`
 }
 
 // Step is the state of one step (one activity) of a job.

@@ -51,6 +51,18 @@ if [[ ! -e $DOCKET_ENCRYPTION_KEYS_FILE ]]; then
   bin/docket-api keyring new "$DOCKET_ENCRYPTION_KEYS_FILE" >/dev/null
   echo "make run: made the encryption key ring $DOCKET_ENCRYPTION_KEYS_FILE (keep it: the jobs and documents in $DATA need it)"
 fi
+# Webhook deliveries to a job's notify URL are signed with this secret when
+# the tenant has no endpoint registered at that URL; receivers verify with
+# it. Made on first run (mode 0600), kept with the data.
+WEBHOOK_SECRET_FILE=$DATA/webhook-secret
+if [[ -z ${DOCKET_WEBHOOK_SECRET:-} ]]; then
+  if [[ ! -e $WEBHOOK_SECRET_FILE ]]; then
+    bin/docket-api webhook-secret new "$WEBHOOK_SECRET_FILE" >/dev/null
+    echo "make run: made the webhook signing secret $WEBHOOK_SECRET_FILE (DOCKET_WEBHOOK_SECRET; receivers of notify URLs verify with it)"
+  fi
+  DOCKET_WEBHOOK_SECRET=$(<"$WEBHOOK_SECRET_FILE")
+  export DOCKET_WEBHOOK_SECRET
+fi
 # The Web UI decodes payloads through the API's codec server, which the
 # browser calls from the UI's origin.
 export DOCKET_CORS_ORIGINS=${DOCKET_CORS_ORIGINS:-http://localhost:$UI_PORT,http://127.0.0.1:$UI_PORT}
@@ -109,6 +121,7 @@ Docket is running.
   Temporal      $TEMPORAL_ADDRESS  (namespace default, task queue docket)
   Metrics       API http://localhost:$API_PORT/metrics, worker http://127.0.0.1:$WORKER_METRICS_PORT/metrics, Temporal http://127.0.0.1:$TEMPORAL_METRICS_PORT/metrics
   Logs          $DATA/{temporal,worker,api}.log
+  Webhooks      notify URLs without an endpoint are signed with the secret in $WEBHOOK_SECRET_FILE
   Encryption    payloads and blobs sealed with $DOCKET_ENCRYPTION_KEYS_FILE; the UI decodes through http://localhost:$API_PORT/codec
   Try           curl -s -X POST localhost:$API_PORT/jobs -H 'Content-Type: application/json' -d '{"type":"sum","input":{"start":1,"end":100}}'
 Press Ctrl-C to stop.

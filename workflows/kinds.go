@@ -27,4 +27,7 @@ func Register(w worker.WorkflowRegistry) {
 	for _, k := range Kinds {
 		w.RegisterWorkflowWithOptions(k.Workflow, workflow.RegisterOptions{Name: k.Name})
 	}
+	// Webhook deliveries, children of the jobs (notify.go).
+	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: job.NotifyWorkflow})
+	w.RegisterWorkflowWithOptions(NotifyTimeout, workflow.RegisterOptions{Name: job.NotifyTimeoutWorkflow})
 }

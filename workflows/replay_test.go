@@ -52,7 +52,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r, err := worker.NewWorkflowReplayerWithOptions(opts)
 			require.NoError(t, err)
 			workflows.Register(r)
-			err = r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file)
+			err = replayFile(r, file)
 			require.NoError(t, err, "%s no longer replays against the current workflow code.\n"+
 				"A workflow change that alters the commands of running jobs must be guarded with workflow.GetVersion; see the README's \"Changing a workflow\".", file)
 		})

@@ -32,7 +32,7 @@ func TestReplayRecordedHistoriesWithTracing(t *testing.T) {
 			r, err := worker.NewWorkflowReplayerWithOptions(opts)
 			require.NoError(t, err)
 			workflows.Register(r)
-			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file))
+			require.NoError(t, replayFile(r, file))
 		})
 	}
 }

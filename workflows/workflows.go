@@ -28,6 +28,8 @@ type jobRun struct {
 	pickup workflow.Version
 	// runningPublished: DocketStatus already says RUNNING.
 	runningPublished bool
+	// notify is the job's webhooks (notify.go).
+	notify notifier
 	// fan is the long document whose batches are being read, if any.
 	fan *fanOut
 }
@@ -55,6 +57,7 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	}); err != nil {
 		return nil, err
 	}
+	r.startNotify(ctx)
 	r.pickup = workflow.GetVersion(ctx, changeStatusOnPickup, workflow.DefaultVersion, 1)
 	if r.pickup == workflow.DefaultVersion {
 		// Before the change the job was marked RUNNING on its first
@@ -173,6 +176,8 @@ func (r *jobRun) beginStep(ctx workflow.Context, name string) int {
 // endStep records how step idx ended: err, or success with the report of
 // the attempt that finished it.
 func (r *jobRun) endStep(ctx workflow.Context, idx int, rep job.StepReport, err error) {
+	// After the outcome is recorded below (a no-op without webhooks).
+	defer r.notifyStep(ctx, idx)
 	// Step events may have grown the slice meanwhile; index, not pointer.
 	step := &r.view.Steps[idx]
 	finished := workflow.Now(ctx).UTC().Truncate(job.TimePrecision)
@@ -218,6 +223,7 @@ func finish[T any](ctx workflow.Context, r *jobRun, result T, err error) (T, err
 		}
 	}
 	r.publishStatus(ctx)
+	r.notifyEnd(ctx, result)
 	return result, err
 }
 

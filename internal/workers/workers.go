@@ -50,6 +50,9 @@ type Options struct {
 	// Document are the activities of the document steps; nil leaves them
 	// out, and with them the OCR and LLM queues.
 	Document *activities.DocumentActivities
+	// Notify delivers webhooks (the delivery workflows' step); nil leaves
+	// it out.
+	Notify *activities.NotifyActivities
 }
 
 // Set is the running workers.
@@ -68,6 +71,12 @@ func Start(c client.Client, o Options) (*Set, error) {
 		Interceptors:                 []interceptor.WorkerInterceptor{newStepEvents(c, o.Identity, o.HeartbeatInterval)},
 	}
 	bindings := o.General.Steps()
+	if o.Notify != nil {
+		if o.Notify.Temporal == nil {
+			o.Notify.Temporal = c
+		}
+		bindings = append(bindings, o.Notify.Steps()...)
+	}
 	if o.Document != nil {
 		bindings = append(bindings, o.Document.Steps()...)
 		// With the document steps every kind can run: a step a kind

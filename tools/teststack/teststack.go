@@ -29,6 +29,7 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/entities"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
@@ -271,6 +272,8 @@ type WorkerOptions struct {
 	LLM *llm.Client
 	// Roles are the worker roles; empty means all.
 	Roles []string
+	// WebhookSecret signs per-job webhook deliveries (DOCKET_WEBHOOK_SECRET).
+	WebhookSecret webhook.Secret
 	// Tune, when set, changes the worker's configuration further.
 	Tune func(*config.Config)
 }
@@ -282,11 +285,13 @@ func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
 	cfg := Config(o.TaskQueue)
 	cfg.FetchAllowHosts = o.AllowHosts
 	cfg.WorkerRoles = o.Roles
+	cfg.WebhookSecret = o.WebhookSecret
 	if o.Tune != nil {
 		o.Tune(&cfg)
 	}
 	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
+		opts.Notify.Endpoints = webhook.NewStore(o.Docs.Bucket, o.Docs.Ring)
 		ner, err := sharedExtractor()
 		if err != nil {
 			return nil, fmt.Errorf("load entity model: %w", err)

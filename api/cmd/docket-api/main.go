@@ -3,7 +3,8 @@
 //
 // "docket-api keys new ..." makes an API key instead (see internal/auth), and
 // "docket-api keyring new|add FILE" makes or rotates the encryption key
-// ring (see internal/crypt).
+// ring (see internal/crypt), and "docket-api webhook-secret new FILE" the
+// server's webhook signing secret (see internal/webhook).
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/internal/tracing"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -35,6 +37,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "keyring" {
 		os.Exit(crypt.KeyringCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "webhook-secret" {
+		os.Exit(webhook.SecretCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if err := run(); err != nil {
 		slog.Error("api stopped", "error", err)

@@ -26,10 +26,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/egress"
+	"github.com/docket-dev/docket/internal/webhook"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/tools/testdocs"
@@ -68,6 +71,8 @@ type recorder struct {
 	// recording without.
 	llmJobs *job.Client
 	w       interface{ Stop() }
+	// hookSecret signs the webhooks of the notified recordings.
+	hookSecret webhook.Secret
 }
 
 func run(out string) error {
@@ -98,6 +103,11 @@ func run(out string) error {
 	}
 	defer docs.Close()
 	r := &recorder{srv: srv, jobs: teststack.Jobs(srv.Client(), taskQueue), pages: pages, docs: docs}
+	// Webhooks go to the pages server's /hook, on loopback.
+	r.jobs.NotifyPolicy = egress.Policy{AllowHosts: []string{"127.0.0.1"}}
+	if r.hookSecret, err = webhook.NewSecret(); err != nil {
+		return err
+	}
 	if err := r.startWorker(); err != nil {
 		return err
 	}
@@ -144,6 +154,7 @@ func uncovered(recs []recording) []string {
 func (r *recorder) startWorker() error {
 	w, err := teststack.StartWorker(r.srv.Client(), teststack.WorkerOptions{
 		TaskQueue: taskQueue, Identity: "record-worker", AllowHosts: []string{"127.0.0.1"}, Docs: r.docs,
+		WebhookSecret: r.hookSecret,
 		// Long documents are shared out in batches of 3 pages, whatever
 		// the recording machine's cores.
 		Tune: func(c *config.Config) { c.OCRBatchPages = 3 },
@@ -201,10 +212,20 @@ func (r *recorder) startLLMWorker() (func(), error) {
 // servePages serves the pages wordcount jobs fetch: a page, a page that
 // fails twice before answering, and a missing page.
 func servePages() (string, func(), error) {
-	var flaky atomic.Int32
+	var flaky, flakyHook atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "to be or not to be")
+	})
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/flaky-hook", func(w http.ResponseWriter, r *http.Request) {
+		if flakyHook.Add(1) <= 1 {
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
 		if flaky.Add(1) <= 2 {
@@ -250,6 +271,19 @@ func (r *recorder) finish(ctx context.Context, id string, want job.Status) (stri
 			return id, nil
 		}
 	}
+}
+
+// closed waits until the workflow id (a webhook delivery or watcher) has
+// closed.
+func (r *recorder) closed(ctx context.Context, id string) (string, error) {
+	for ctx.Err() == nil {
+		desc, err := r.srv.Client().DescribeWorkflowExecution(ctx, id, "")
+		if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return id, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", ctx.Err()
 }
 
 func (r *recorder) waitRunning(ctx context.Context, id string) error {
@@ -438,6 +472,50 @@ var recordings = []recording{
 			return "", err
 		}
 		return r.finish(ctx, id, job.StatusTimedOut)
+	}},
+	// Jobs with webhooks: the notify plan in the memo, a delivery child
+	// per event (each step's end and the job's), the job.timed_out watcher
+	// and its end signal.
+	{"sum-notified", func(ctx context.Context, r *recorder) (string, error) {
+		v, _, err := r.jobs.Start(ctx, job.StartRequest{Type: job.TypeSum, Input: json.RawMessage(`{"start":1,"end":100}`),
+			Notify: &job.NotifyRequest{URL: r.pages + "/hook", Events: job.Events}})
+		if err != nil {
+			return "", err
+		}
+		return r.finish(ctx, v.ID, job.StatusSucceeded)
+	}},
+	{"sum-timed-out-notified", func(ctx context.Context, r *recorder) (string, error) {
+		v, _, err := r.jobs.Start(ctx, job.StartRequest{Type: job.TypeSum, Input: json.RawMessage(`{"start":1,"end":10,"work_ms":20000}`),
+			Timeout: "2s", Notify: &job.NotifyRequest{URL: r.pages + "/hook"}})
+		if err != nil {
+			return "", err
+		}
+		return r.finish(ctx, v.ID, job.StatusTimedOut)
+	}},
+	// The webhook workflows themselves: a delivery retried once (the
+	// receiver answers 503 first) and a job.timed_out watcher that
+	// delivers.
+	{"notify-delivered-after-retry", func(ctx context.Context, r *recorder) (string, error) {
+		v, _, err := r.jobs.Start(ctx, job.StartRequest{Type: job.TypeSum, Input: json.RawMessage(`{"start":1,"end":10}`),
+			Notify: &job.NotifyRequest{URL: r.pages + "/flaky-hook", Events: []string{job.EventSucceeded}}})
+		if err != nil {
+			return "", err
+		}
+		if _, err := r.finish(ctx, v.ID, job.StatusSucceeded); err != nil {
+			return "", err
+		}
+		return r.closed(ctx, job.NotificationID(v.ID, 0))
+	}},
+	{"notify-timeout-watcher", func(ctx context.Context, r *recorder) (string, error) {
+		v, _, err := r.jobs.Start(ctx, job.StartRequest{Type: job.TypeSum, Input: json.RawMessage(`{"start":1,"end":10,"work_ms":20000}`),
+			Timeout: "2s", Notify: &job.NotifyRequest{URL: r.pages + "/hook", Events: []string{job.EventTimedOut}}})
+		if err != nil {
+			return "", err
+		}
+		if _, err := r.finish(ctx, v.ID, job.StatusTimedOut); err != nil {
+			return "", err
+		}
+		return r.closed(ctx, job.TimeoutWatcherID(v.ID))
 	}},
 	{"wordcount-succeeded", func(ctx context.Context, r *recorder) (string, error) {
 		id, err := r.start(ctx, job.TypeWordcount, fmt.Sprintf(`{"url":%q,"top":3}`, r.pages+"/page"), "")
