@@ -22,8 +22,10 @@ const DefaultCallTimeout = 10 * time.Second
 // document jobs are not checked). docket-api serves it; tests change its
 // fields before serving it.
 func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Logger) *Server {
+	jobs := NewJobs(c, cfg, docs)
 	return &Server{
-		Jobs:             NewJobs(c, cfg, docs),
+		Jobs:             jobs,
+		Streams:          Streams{Feeds: job.NewFeeds(jobs, log)},
 		Docs:             docs,
 		MaxDocumentBytes: cfg.MaxDocumentBytes,
 		Log:              log,
