@@ -209,6 +209,22 @@ func TestEventsResume(t *testing.T) {
 	// part's final value; the resumed pair must agree with it.
 	whole := openStream(t, stack.api.URL, "/jobs/"+v.ID+"/events", nil).all(t)
 	require.Equal(t, latest(whole), latest(all), "the resumed streams end where a fresh one does")
+	// The ids too: those of the ended job are rebuilt by replaying its
+	// history, and they are the ones given live.
+	require.Equal(t, latestIDs(whole), latestIDs(all))
+}
+
+// latestIDs is the id of each part's last event (see latest).
+func latestIDs(events []sseEvent) map[string]int64 {
+	m := map[string]int64{}
+	for k, data := range latest(events) {
+		for _, ev := range events {
+			if ev.data == data {
+				m[k] = ev.id
+			}
+		}
+	}
+	return m
 }
 
 // latest is the last data of each part of a job's stream, by event type
@@ -245,18 +261,7 @@ func TestEventsOnAnotherReplica(t *testing.T) {
 	requireWellFormed(t, a)
 	// Both saw the job from its start: the same final parts under the
 	// same ids.
-	ids := func(evs []sseEvent) map[string]int64 {
-		m := map[string]int64{}
-		for k, data := range latest(evs) {
-			for _, ev := range evs {
-				if ev.data == data {
-					m[k] = ev.id
-				}
-			}
-		}
-		return m
-	}
-	require.Equal(t, ids(a), ids(b))
+	require.Equal(t, latestIDs(a), latestIDs(b))
 }
 
 // TestEventsOfACanceledJob: canceling a running job ends its stream with
