@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -330,7 +331,15 @@ func TestEventsKeepAliveAndLimits(t *testing.T) {
 	srv := teststack.API(stack.server.Client(), taskQueue, stack.docs)
 	srv.Streams.KeepAlive = 100 * time.Millisecond
 	srv.Streams.MaxDuration = 3 * time.Second
-	hs := teststack.Serve(srv.Handler())
+	// The production server, with its read and write timeouts cut to a
+	// second: a stream outlives them (it sets its own deadlines).
+	h := srv.Handler()
+	hs := httptest.NewUnstartedServer(h)
+	prod := api.NewHTTPServer("", h)
+	prod.ReadTimeout, prod.WriteTimeout = time.Second, time.Second
+	hs.Config = prod.Server
+	hs.Listener = prod.WrapListener(hs.Listener)
+	hs.Start()
 	t.Cleanup(hs.Close)
 	v := submit(t, "sum", sumInput(60000))
 	t.Cleanup(func() { call(t, stack.api.URL, http.MethodDelete, "/jobs/"+v.ID, nil, nil) })
@@ -347,6 +356,10 @@ func TestEventsKeepAliveAndLimits(t *testing.T) {
 	for _, ev := range events {
 		require.NotEqual(t, job.EventEnd, ev.event)
 	}
+	// A keep-alive every 100 ms for the 3 s the stream lasts: over 20 of
+	// them means it outlived the server's 1 s timeouts.
+	require.Greater(t, len(s.comments)+1, 20, "the stream lived past the server's read and write timeouts")
+	require.True(t, events[len(events)-1].id > 0)
 	require.Eventually(t, func() bool { return srv.Streams.Feeds.Active() == 0 }, time.Minute, 20*time.Millisecond,
 		"the follower stops when its last stream ends")
 

@@ -119,6 +119,12 @@ func (f *Feed) State() (FeedState, <-chan struct{}) {
 	return f.state, f.changed
 }
 
+func (f *Feed) known() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.state.Known
+}
+
 func (f *Feed) followed() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -142,6 +148,9 @@ const (
 	feedRetry = time.Second
 	// feedPageSize is the page size of the history reads.
 	feedPageSize = 1000
+	// feedUnknownRetry is how often a follower asks a workflow that has
+	// not answered its query yet.
+	feedUnknownRetry = 3 * time.Second
 )
 
 func (fs *Feeds) follow(ctx context.Context, f *Feed) {
@@ -150,7 +159,15 @@ func (fs *Feeds) follow(ctx context.Context, f *Feed) {
 	fs.refresh(ctx, f)
 	var token []byte
 	for ctx.Err() == nil {
-		resp, err := c.Temporal.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
+		if !f.known() {
+			// No worker has answered yet (none runs, or none of this
+			// release): ask again every feedUnknownRetry rather than wait
+			// for the history to grow, which a job waiting on its workers
+			// may not do.
+			pollCtx, cancelPoll = context.WithTimeout(ctx, feedUnknownRetry)
+		}
+		resp, err := c.Temporal.WorkflowService().GetWorkflowExecutionHistory(pollCtx, &workflowservice.GetWorkflowExecutionHistoryRequest{
 			Namespace:              c.namespace(),
 			Execution:              &commonpb.WorkflowExecution{WorkflowId: f.id},
 			MaximumPageSize:        feedPageSize,
@@ -158,8 +175,14 @@ func (fs *Feeds) follow(ctx context.Context, f *Feed) {
 			WaitNewEvent:           true,
 			HistoryEventFilterType: enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT,
 		})
+		timedOut := pollCtx.Err() != nil
+		cancelPoll()
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil && timedOut {
+			fs.refresh(ctx, f)
+			continue
 		}
 		if err != nil {
 			var notFound *serviceerror.NotFound
@@ -173,7 +196,10 @@ func (fs *Feeds) follow(ctx context.Context, f *Feed) {
 		}
 		token = resp.GetNextPageToken()
 		interesting, closed := scanEvents(resp.GetHistory().GetEvents())
-		if closed == enumspb.EVENT_TYPE_UNSPECIFIED && len(resp.GetHistory().GetEvents()) < feedPageSize && !f.followed() {
+		// A full page is one of several that catch up with a long
+		// history: only the last is worth a query.
+		caughtUp := len(resp.GetHistory().GetEvents()) < feedPageSize
+		if closed == enumspb.EVENT_TYPE_UNSPECIFIED && caughtUp && !f.followed() {
 			// A short page is the history's end so far, without a close:
 			// the job was running when the follower caught up.
 			f.update(func(s *FeedState) { s.Followed = true })
@@ -186,7 +212,7 @@ func (fs *Feeds) follow(ctx context.Context, f *Feed) {
 		case closed != enumspb.EVENT_TYPE_UNSPECIFIED:
 			fs.finish(ctx, f)
 			return
-		case interesting && len(token) > 0:
+		case interesting && len(token) > 0 && caughtUp:
 			fs.refresh(ctx, f)
 		case len(token) == 0:
 			// A history that ends without a close event we saw: the run
