@@ -234,6 +234,12 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, f *job.Feed,
 			}
 		}
 		if st.End != nil {
+			if ev, ok := st.Closing(); ok && ev.ID > cursor {
+				if !send(ev.ID, ev.Type, ev.Data) {
+					return
+				}
+				cursor = ev.ID
+			}
 			send(max(st.EndID(), cursor+1), job.EventEnd, st.End)
 			return
 		}

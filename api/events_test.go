@@ -291,6 +291,26 @@ func TestEventsOfACanceledJob(t *testing.T) {
 	require.Equal(t, job.StatusCanceled, c.Status, "the status event says CANCELED before end")
 }
 
+// TestEventsOfATimedOutJob: a job that runs out of time (its workflow is
+// closed by Temporal, so its own code never records the end) still gets
+// its status event, TIMED_OUT, before end.
+func TestEventsOfATimedOutJob(t *testing.T) {
+	v := submit(t, "sum", sumInput(60000), func(b map[string]any) { b["timeout"] = "2s" })
+	events := openStream(t, stack.api.URL, "/jobs/"+v.ID+"/events", nil).all(t)
+	final := requireWellFormed(t, events)
+	require.Equal(t, job.StatusTimedOut, final.Status)
+	before := events[len(events)-2]
+	require.Equal(t, job.EventStatus, before.event)
+	var c job.StatusChange
+	require.NoError(t, json.Unmarshal([]byte(before.data), &c))
+	require.Equal(t, job.StatusTimedOut, c.Status)
+	require.NotNil(t, c.Error)
+
+	// The same ids when read again after the end.
+	again := openStream(t, stack.api.URL, "/jobs/"+v.ID+"/events", nil).all(t)
+	require.Equal(t, events[len(events)-1].id, again[len(again)-1].id)
+}
+
 // TestEventsOfAFinishedJob: a job that has ended answers its whole story
 // and end at once, and a client that has seen the end is told 204 (which
 // stops EventSource reconnecting).
@@ -429,6 +449,7 @@ func TestEventsTokens(t *testing.T) {
 	t.Cleanup(ring.Close)
 	srv.Keys = ring
 	srv.Streams.TokenTTL = time.Second
+	srv.CORSOrigins = []string{"https://app.example.com"}
 	short := teststack.Serve(srv.Handler())
 	t.Cleanup(short.Close)
 	r = call(t, short.URL, http.MethodPost, "/jobs/"+a+"/events/token", nil, bearer)
@@ -439,8 +460,12 @@ func TestEventsTokens(t *testing.T) {
 	r = call(t, short.URL, http.MethodGet, brief.URL, nil, nil)
 	require.Equal(t, http.StatusUnauthorized, r.Status)
 	require.Contains(t, r.problem(t).Detail, "expired")
-	// Every replica with the keys file verifies a token another minted.
-	require.Equal(t, job.EventEnd, lastEvent(t, openStream(t, short.URL, tok.URL, nil).all(t)))
+	// Every replica with the keys file verifies a token another minted,
+	// and a page on an allowed origin may read the stream (EventSource
+	// sends Origin, and no credentials).
+	cross := openStream(t, short.URL, tok.URL, http.Header{"Origin": {"https://app.example.com"}})
+	require.Equal(t, "https://app.example.com", cross.resp.Header.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, job.EventEnd, lastEvent(t, cross.all(t)))
 }
 
 func lastEvent(t *testing.T, events []sseEvent) string {

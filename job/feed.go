@@ -108,8 +108,25 @@ type FeedState struct {
 	Followed bool
 }
 
-// EndID is the id of the end event: one past the last revision.
-func (s FeedState) EndID() int64 { return s.Tracked.Revs.Last + 1 }
+// Closing is the status event of an end the workflow could not record
+// itself (its run was closed by Temporal: timed out or terminated): the
+// final view's status, one past the last revision. ok is false when the
+// workflow's own last status is the final one.
+func (s FeedState) Closing() (ev Event, ok bool) {
+	if s.End == nil || (s.Known && s.Tracked.View.Status == s.End.Status) {
+		return Event{}, false
+	}
+	return Event{ID: s.Tracked.Revs.Last + 1, Type: EventStatus, Data: StatusChange{ID: s.End.ID, Status: s.End.Status, Error: s.End.Error}}, true
+}
+
+// EndID is the id of the end event: one past the last revision, and past
+// the Closing event if there is one.
+func (s FeedState) EndID() int64 {
+	if ev, ok := s.Closing(); ok {
+		return ev.ID + 1
+	}
+	return s.Tracked.Revs.Last + 1
+}
 
 // State returns what the follower knows and a channel closed at its next
 // change.
