@@ -341,6 +341,18 @@ func TestEventsErrors(t *testing.T) {
 	r = call(t, stack.api.URL, http.MethodGet, "/jobs/"+v.ID+"/events", nil, http.Header{"Last-Event-ID": {"x"}})
 	require.Equal(t, http.StatusBadRequest, r.Status)
 	require.Equal(t, "Last-Event-ID", r.problem(t).Field)
+	r = call(t, stack.api.URL, http.MethodGet, "/jobs/"+v.ID+"/events?last_event_id=-1", nil, nil)
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	require.Equal(t, "last_event_id", r.problem(t).Field)
+	r = call(t, stack.api.URL, http.MethodGet, "/jobs/"+v.ID+"/events?after=1", nil, nil)
+	require.Equal(t, http.StatusBadRequest, r.Status)
+	require.Equal(t, "after", r.problem(t).Field)
+	// HEAD answers the stream's headers and no body.
+	resp, err := http.Head(stack.api.URL + "/jobs/" + v.ID + "/events")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 }
 
 // TestEventsKeepAliveAndLimits: an idle stream sends keep-alive comments;
