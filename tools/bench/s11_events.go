@@ -21,6 +21,10 @@ import (
 const (
 	eventsProgressTarget = 1500 * time.Millisecond
 	eventsEndTarget      = 500 * time.Millisecond
+	// eventsHeartbeatInterval is DOCKET_HEARTBEAT_INTERVAL's default, which
+	// the bench's workers run with: the longest a heartbeat's progress
+	// waits for its signal.
+	eventsHeartbeatInterval = time.Second
 )
 
 // sseEvent is one event a stream delivered, and when.
@@ -164,17 +168,24 @@ func eventsScenario(ctx context.Context, b *Bench, sec *Section) error {
 	}
 
 	sec.Para("A stack of its own (dev server with make run's settings, bin/worker, bin/docket-api). **Latency:** %d `sum` jobs of 1..1,000,000 with `work_ms` %d at once, each watched by one stream from its start; "+
-		"a progress event's latency is from the `docket.step` signal in the job's history that carries a heartbeat's progress (the worker sends it right after the heartbeat, at most once per `DOCKET_HEARTBEAT_INTERVAL`, 1 s) "+
+		"a progress event's latency is from the `docket.step` signal in the job's history that carries a heartbeat's progress "+
+		"(the worker signals a heartbeat's progress at once, or, when the heartbeat comes less than `DOCKET_HEARTBEAT_INTERVAL` (1 s) after the last signal, when the interval is over: so at most 1 s after the heartbeat) "+
 		"to the first progress event with that `done` or more; the end's latency is from the workflow's close event to the `end` event. Both are timed on this machine's one clock (history event times against arrival times).",
 		set.EventJobs, set.EventWorkMS)
-	pT := b.target("11", "a progress change reaches an SSE client within 1.5 s of the heartbeat's signal (max)",
-		fmt.Sprintf("p50 %s, p99 %s, max %s ms over %d signals", ms(progress.P(0.5)), ms(progress.P(0.99)), ms(progress.P(1)), signals),
-		progress.N() > 0 && progress.P(1) <= eventsProgressTarget)
+	// A heartbeat's progress is signalled at once or, when it comes too
+	// soon after the last signal, once the interval is over: at most the
+	// interval after the heartbeat.
+	bound := eventsHeartbeatInterval + progress.P(1)
+	pT := b.target("11", "a progress change reaches an SSE client within 1.5 s of the heartbeat that carries it",
+		fmt.Sprintf("at most %s ms: the %s heartbeat interval plus the slowest signal → event, %s ms (p50 %s) over %d signals",
+			ms(bound), eventsHeartbeatInterval, ms(progress.P(1)), ms(progress.P(0.5)), signals),
+		progress.N() > 0 && bound <= eventsProgressTarget)
 	eT := b.target("11", "a terminal status reaches an SSE client within 0.5 s of the workflow's close (max)",
 		fmt.Sprintf("p50 %s, max %s ms over %d jobs", ms(ends.P(0.5)), ms(ends.P(1)), ends.N()),
 		ends.N() > 0 && ends.P(1) <= eventsEndTarget)
 	lt := &Table{Header: []string{"what", "n", "p50 ms", "p99 ms", "max ms", "target", "verdict"}}
-	lt.Add("heartbeat's signal → progress event", fmt.Sprint(progress.N()), ms(progress.P(0.5)), ms(progress.P(0.99)), ms(progress.P(1)), "≤ 1500 ms", pT)
+	lt.Add("heartbeat's signal → progress event", fmt.Sprint(progress.N()), ms(progress.P(0.5)), ms(progress.P(0.99)), ms(progress.P(1)), "", "")
+	lt.Add("heartbeat → progress event (bound: interval + the above)", "", "", "", ms(bound), "≤ 1500 ms", pT)
 	lt.Add("workflow close → end event", fmt.Sprint(ends.N()), ms(ends.P(0.5)), ms(ends.P(0.99)), ms(ends.P(1)), "≤ 500 ms", eT)
 	sec.Table(lt)
 
