@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -44,6 +45,24 @@ type Streams struct {
 	KeepAlive   time.Duration
 	MaxDuration time.Duration
 	TokenTTL    time.Duration
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	initOnce  sync.Once
+}
+
+func (st *Streams) closed() chan struct{} {
+	st.initOnce.Do(func() { st.closing = make(chan struct{}) })
+	return st.closing
+}
+
+// CloseStreams ends every event stream the server serves, now and from now
+// on (they close without end; their clients reconnect, to another replica,
+// with Last-Event-ID): register it with http.Server.RegisterOnShutdown, so
+// that a graceful shutdown does not wait for streams that last minutes.
+func (s *Server) CloseStreams() {
+	ch := s.Streams.closed()
+	s.Streams.closeOnce.Do(func() { close(ch) })
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -223,6 +242,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, f *job.Feed,
 	defer keepAlive.Stop()
 	end := time.NewTimer(limit)
 	defer end.Stop()
+	closing := s.Streams.closed()
 	for {
 		st, changed := f.State()
 		if st.Known {
@@ -253,6 +273,8 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, f *job.Feed,
 				return
 			}
 		case <-end.C:
+			return
+		case <-closing:
 			return
 		case <-ctx.Done():
 			return

@@ -485,3 +485,26 @@ func lastEvent(t *testing.T, events []sseEvent) string {
 	require.NotEmpty(t, events)
 	return events[len(events)-1].event
 }
+
+// TestEventsEndOnShutdown: a graceful shutdown of the server closes its
+// streams (without end: the client resumes elsewhere) instead of waiting
+// for them, as docket-api registers CloseStreams for.
+func TestEventsEndOnShutdown(t *testing.T) {
+	srv := teststack.API(stack.server.Client(), taskQueue, stack.docs)
+	hs := teststack.Serve(srv.Handler())
+	t.Cleanup(hs.Close)
+	hs.Config.RegisterOnShutdown(srv.CloseStreams)
+	v := submit(t, "sum", sumInput(60000))
+	t.Cleanup(func() { call(t, stack.api.URL, http.MethodDelete, "/jobs/"+v.ID, nil, nil) })
+	s := openStream(t, hs.URL, "/jobs/"+v.ID+"/events", nil)
+	_, ok := s.next(t)
+	require.True(t, ok)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, hs.Config.Shutdown(ctx), "the shutdown does not wait for the stream")
+	for _, ev := range s.all(t) {
+		require.NotEqual(t, job.EventEnd, ev.event)
+	}
+	require.Eventually(t, func() bool { return srv.Streams.Feeds.Active() == 0 }, time.Minute, 20*time.Millisecond)
+}

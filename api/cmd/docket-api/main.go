@@ -79,6 +79,7 @@ func run() error {
 	srv := api.New(c, cfg, docs, log)
 	srv.Keys = keys
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
+	hs.RegisterOnShutdown(srv.CloseStreams)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 2)
