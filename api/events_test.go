@@ -508,3 +508,36 @@ func TestEventsEndOnShutdown(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return srv.Streams.Feeds.Active() == 0 }, time.Minute, 20*time.Millisecond)
 }
+
+// TestEventsOfADocumentJob: a three-step job's stream tells each step
+// being scheduled, picked up and ending, one step after another, and the
+// status changes around them.
+func TestEventsOfADocumentJob(t *testing.T) {
+	d := uploadDoc(t, pngDoc(t, invoiceLines))
+	v := submit(t, "document", map[string]any{"document_id": d.ID})
+	events := openStream(t, stack.api.URL, "/jobs/"+v.ID+"/events", nil).all(t)
+	final := requireWellFormed(t, events)
+	require.Equal(t, job.StatusSucceeded, final.Status)
+
+	// Each step's states in order, and the order the steps ended in.
+	states := map[int][]job.Status{}
+	var ended []int
+	for _, ev := range events {
+		if ev.event != job.EventStep {
+			continue
+		}
+		var c job.StepChange
+		require.NoError(t, json.Unmarshal([]byte(ev.data), &c))
+		require.Equal(t, job.DocumentSteps[c.Index], c.Step.Name)
+		states[c.Index] = append(states[c.Index], c.Step.Status)
+		if c.Step.Status.Terminal() {
+			ended = append(ended, c.Index)
+		}
+	}
+	require.Equal(t, []int{0, 1, 2}, ended)
+	for i := range job.DocumentSteps {
+		s := states[i]
+		require.Equal(t, job.StatusQueued, s[0], "step %d is first scheduled: %v", i, s)
+		require.Equal(t, job.StatusSucceeded, s[len(s)-1], "step %d: %v", i, s)
+	}
+}
