@@ -36,7 +36,7 @@ func (a *Activities) Steps() []steps.Binding {
 
 // Steps binds the document steps to their implementations.
 func (a *DocumentActivities) Steps() []steps.Binding {
-	return []steps.Binding{steps.OCR.Bind(a.OCR), steps.Entities.Bind(a.Entities), steps.Summarize.Bind(a.Summarize), steps.Extract.Bind(a.Extract)}
+	return []steps.Binding{steps.OCR.Bind(a.OCR), steps.OCRPages.Bind(a.OCRPages), steps.OCRAssemble.Bind(a.OCRAssemble), steps.Entities.Bind(a.Entities), steps.Summarize.Bind(a.Summarize), steps.Extract.Bind(a.Extract)}
 }
 
 // Register registers the bindings on w under their names: every one, or

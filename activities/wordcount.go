@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/docket-dev/docket/internal/egress"
+	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/job"
 )
 
@@ -35,6 +36,7 @@ func (a *Activities) CountWords(ctx context.Context, in job.WordcountInput) (job
 		return out, temporal.NewNonRetryableApplicationError(err.Error(), string(job.FailInvalidInput), err)
 	}
 	text, err := a.fetchText(ctx, in.URL)
+	metrics.Fetch(fetchOutcome(err))
 	if err != nil {
 		return out, err
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/metrics"
+	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
 )
@@ -105,6 +107,8 @@ type Server struct {
 	Docs *documents.Store
 	// MaxDocumentBytes caps an upload (documents.DefaultMaxBytes if 0).
 	MaxDocumentBytes int64
+	// Tracing traces each request (internal/tracing); nil: no tracing.
+	Tracing *tracing.Tracing
 	// Log receives the server's own errors.
 	Log *slog.Logger
 	// CallTimeout bounds each call to Temporal made for a request.
@@ -115,6 +119,10 @@ type Server struct {
 	// slower than that is answered 408.
 	MinBodyRate int64
 	BodySlack   time.Duration
+	// Metrics counts the requests, the jobs started and the refusals, on
+	// the registry GET /metrics serves (api.New makes it; nil: Handler
+	// makes one of its own).
+	Metrics *metrics.HTTP
 	// Streams configures the job event streams (GET /jobs/{id}/events).
 	Streams Streams
 }
@@ -139,7 +147,7 @@ func (s *Server) Handler() http.Handler {
 		if method == http.MethodGet {
 			methods = append(methods, http.MethodHead)
 		}
-		r.Handle(path, s.guard(scope, s.onlyParams(params, h))).Methods(methods...)
+		r.Handle(path, routeSpan(path, s.guard(scope, s.onlyParams(params, h)))).Methods(methods...)
 	}
 	route(http.MethodPost, "/jobs", auth.ScopeJobsWrite, s.createJob)
 	route(http.MethodGet, "/jobs", auth.ScopeJobsRead, s.listJobs, "status", "type", "tenant", "page_size", "page_token")
@@ -155,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 	route(http.MethodDelete, "/documents/{id}", auth.ScopeDocumentsWrite, s.deleteDocument, "tenant")
 	route(http.MethodGet, "/documents/{id}/content", auth.ScopeDocumentsRead, s.getDocumentContent, "tenant")
 	route(http.MethodGet, "/queues", auth.ScopeAdmin, s.listQueues)
+	route(http.MethodGet, "/metrics", auth.ScopeMetrics, s.serveMetrics)
 	route(http.MethodPost, "/codec/encode", auth.ScopeCodec, s.codec)
 	route(http.MethodPost, "/codec/decode", auth.ScopeCodec, s.codec)
 	route(http.MethodGet, "/healthz", open, s.healthz)
@@ -174,8 +183,10 @@ func (s *Server) Handler() http.Handler {
 		writeProblem(w, req, http.StatusMethodNotAllowed, "method-not-allowed",
 			req.Method+" is not allowed here; allowed: "+strings.Join(allow, ", "), nil)
 	})
-	r.Use(s.recoverer, s.logRequests, cleanPaths)
-	return s.withCORS(r)
+	r.Use(s.measure, s.recoverer, s.logRequests, cleanPaths)
+	r.NotFoundHandler = s.metrics().Wrap(r.NotFoundHandler)
+	r.MethodNotAllowedHandler = s.metrics().Wrap(r.MethodNotAllowedHandler)
+	return s.Tracing.Handler(s.withCORS(r))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
@@ -348,6 +359,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if created {
+		s.metrics().JobStarted(r, v.Type)
+	}
 	writeMade(w, "/jobs/"+v.ID, created, http.StatusAccepted, v)
 }
 
@@ -483,6 +497,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.Log.Warn("not ready", "error", err)
+		metrics.SetCause(r, "not-ready")
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "Temporal is not reachable", nil)
 		return
@@ -559,6 +574,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, documents.ErrUnsupportedMedia):
 		writeProblem(w, r, http.StatusUnsupportedMediaType, "unsupported-media-type",
 			"the document must be a PDF, PNG, JPEG or TIFF (recognised from its bytes, not its name or Content-Type)", nil)
+	case errors.Is(err, documents.ErrTooManyPages):
+		writeProblem(w, r, http.StatusUnprocessableEntity, "too-many-pages", err.Error(), func(p *Problem) { p.Field = "file" })
 	case errors.Is(err, documents.ErrEmpty):
 		writeProblem(w, r, http.StatusBadRequest, "malformed-upload", "the document is empty", func(p *Problem) { p.Field = "file" })
 	case errors.Is(err, documents.ErrBadPageToken):
@@ -577,20 +594,24 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// names the key (ids are not secret; the log is where the
 		// operator looks).
 		s.Log.Error("encrypted under a key the key ring lacks", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "encryption-key-missing")
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeProblem(w, r, http.StatusServiceUnavailable, "encryption-key-missing",
 			"what this request reads is encrypted under a key that this server's key ring lacks; the server's log names the key", nil)
 	case errors.Is(err, documents.ErrUnavailable):
 		s.Log.Warn("blob store unavailable", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "blob-store-unavailable")
 		s.unavailable(w, r, "the blob store is not reachable; try again shortly")
 	case errors.Is(err, job.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.Log.Warn("temporal unavailable", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "temporal-unavailable")
 		s.unavailable(w, r, "Temporal is not reachable; try again shortly")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		w.WriteHeader(499)
 	default:
 		s.Log.Error("unclassified error", "path", r.URL.Path, "error", err)
+		metrics.SetCause(r, "unclassified")
 		s.unavailable(w, r, "the request could not be completed; try again shortly")
 	}
 }

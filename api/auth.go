@@ -11,6 +11,7 @@ import (
 
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
+	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/job"
 )
 
@@ -70,6 +71,7 @@ func (s *Server) guard(scope auth.Scope, next http.HandlerFunc) http.HandlerFunc
 			writeProblem(w, r, http.StatusUnauthorized, "unauthenticated", detail, nil)
 			return
 		}
+		metrics.SetTenant(r, p.Tenant)
 		if ok, wait := p.Allow(now); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeProblem(w, r, http.StatusTooManyRequests, "rate-limited",

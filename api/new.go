@@ -8,6 +8,7 @@ import (
 
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
+	"github.com/docket-dev/docket/internal/metrics"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/workflows"
 )
@@ -33,6 +34,7 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 		CORSOrigins:      cfg.CORSOrigins,
 		TaskQueue:        cfg.TaskQueue,
 		Ring:             cfg.Ring,
+		Metrics:          metrics.NewHTTP(metrics.NewRegistry(), cfg.MetricsTenantLabels),
 	}
 }
 

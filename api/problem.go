@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/docket-dev/docket/internal/metrics"
 )
 
 // Problem is an RFC 9457 problem details object. Docket adds the job's
@@ -33,6 +35,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, kind, deta
 	}
 	if extra != nil {
 		extra(&p)
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		// The cause of a refusal, for docket_http_rejections_total,
+		// unless the handler named a finer one (what was unreachable).
+		metrics.SetCause(r, kind)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

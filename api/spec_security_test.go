@@ -18,7 +18,7 @@ func oasScopes(t *testing.T, files []*ast.File) map[oasRoute]string {
 	scopes := map[oasRoute]string{}
 	values := map[string]string{}
 	for _, s := range auth.Scopes {
-		values["Scope"+strings.NewReplacer(":", "", "jobs", "Jobs", "documents", "Documents", "read", "Read", "write", "Write", "admin", "Admin", "codec", "Codec").Replace(string(s))] = string(s)
+		values["Scope"+strings.NewReplacer(":", "", "jobs", "Jobs", "documents", "Documents", "read", "Read", "write", "Write", "admin", "Admin", "codec", "Codec", "metrics", "Metrics").Replace(string(s))] = string(s)
 	}
 	for _, f := range files {
 		oasRouteCalls(t, f, func(route oasRoute, call *ast.CallExpr) {

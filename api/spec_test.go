@@ -74,12 +74,13 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/events"}, []int{200, 204, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodPost, "/jobs/{id}/events/token"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
-	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 401, 403, 408, 413, 415, 429, 500, 503}},
+	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 401, 403, 408, 413, 415, 422, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 401, 403, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodDelete, "/documents/{id}"}, []int{204, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}/content"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/queues"}, []int{200, 400, 401, 403, 429, 500, 503}},
+	{oasRoute{http.MethodGet, "/metrics"}, []int{200, 400, 401, 403, 429, 500}},
 	{oasRoute{http.MethodPost, "/codec/encode"}, []int{200, 400, 401, 403, 404, 429, 500}},
 	{oasRoute{http.MethodPost, "/codec/decode"}, []int{200, 400, 401, 403, 404, 429, 500}},
 	{oasRoute{http.MethodGet, "/healthz"}, []int{200, 400}},
@@ -636,7 +637,7 @@ func TestSpecDocumentDetails(t *testing.T) {
 		}
 	}
 
-	methods := []string{ocr.MethodTextLayer, ocr.MethodOCR}
+	methods := []string{ocr.MethodTextLayer, ocr.MethodOCR, ocr.MethodBlank, job.PageMethodNone}
 	if got := strs(prop(schema("PageText"), "method").Enum); !slices.Equal(got, methods) {
 		t.Errorf("PageText.method enum %v, want %v", got, methods)
 	}

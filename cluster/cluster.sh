@@ -39,6 +39,13 @@ export DOCKET_CLUSTER_UI_PORT=${DOCKET_CLUSTER_UI_PORT:-18233}
 # (cluster/config/ui.yaml): the UI cannot send an API key.
 export DOCKET_CLUSTER_CODEC_PORT=${DOCKET_CLUSTER_CODEC_PORT:-18090}
 read -r -a API_PORTS <<<"${DOCKET_CLUSTER_API_PORTS:-18080 18081}"
+# Prometheus metrics: each process its own port on 127.0.0.1 (/metrics),
+# the server's set in cluster/config/temporal.yaml. The APIs' listeners
+# (DOCKET_METRICS_ADDR) need no key; GET /metrics on the API ports needs
+# one with the metrics scope.
+export DOCKET_CLUSTER_TEMPORAL_METRICS_PORT=${DOCKET_CLUSTER_TEMPORAL_METRICS_PORT:-19233}
+read -r -a API_METRICS_PORTS <<<"${DOCKET_CLUSTER_API_METRICS_PORTS:-19080 19081}"
+read -r -a WORKER_METRICS_PORTS <<<"${DOCKET_CLUSTER_WORKER_METRICS_PORTS:-19091 19092}"
 TEMPORAL_ADDR=127.0.0.1:$DOCKET_CLUSTER_TEMPORAL_PORT
 NAMESPACE=default
 TASK_QUEUE=${DOCKET_TASK_QUEUE:-docket}
@@ -245,6 +252,14 @@ binary_of() {
   esac
 }
 
+metrics_port() { # api-N or worker-N -> its metrics port
+  local n=${1##*-}
+  case $1 in
+    api-*) echo "${API_METRICS_PORTS[$((n - 1))]}" ;;
+    worker-*) echo "${WORKER_METRICS_PORTS[$((n - 1))]}" ;;
+  esac
+}
+
 api_port() { # api-N -> its port
   local n=${1#api-}
   [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le ${#API_PORTS[@]} ]] || die "unknown component $1"
@@ -318,13 +333,16 @@ start_one() {
   case $name in
     temporal)
       port_free "$DOCKET_CLUSTER_TEMPORAL_PORT" || die "port $DOCKET_CLUSTER_TEMPORAL_PORT (Temporal) is in use; set DOCKET_CLUSTER_TEMPORAL_PORT"
+      port_free "$DOCKET_CLUSTER_TEMPORAL_METRICS_PORT" || die "port $DOCKET_CLUSTER_TEMPORAL_METRICS_PORT (Temporal metrics) is in use; set DOCKET_CLUSTER_TEMPORAL_METRICS_PORT"
       launch temporal "$SERVER" --root "$ROOT" --config cluster/config --env temporal --allow-no-auth start ;;
     ui)
       port_free "$DOCKET_CLUSTER_UI_PORT" || die "port $DOCKET_CLUSTER_UI_PORT (Web UI) is in use; set DOCKET_CLUSTER_UI_PORT"
       launch ui "$UI_SERVER" --root "$ROOT" --config cluster/config --env ui start ;;
     worker-*)
       ensure_ring
-      launch "$name" "${DOCKET_ENV[@]}" DOCKET_LOG_LEVEL=info "$BIN/worker" ;;
+      port=$(metrics_port "$name")
+      port_free "$port" || die "port $port ($name metrics) is in use; set DOCKET_CLUSTER_WORKER_METRICS_PORTS"
+      launch "$name" "${DOCKET_ENV[@]}" DOCKET_LOG_LEVEL=info DOCKET_METRICS_ADDR="127.0.0.1:$port" "$BIN/worker" ;;
     api-*)
       port=$(api_port "$name")
       port_free "$port" || die "port $port ($name) is in use; set DOCKET_CLUSTER_API_PORTS"
@@ -336,7 +354,11 @@ start_one() {
         codec=(DOCKET_CODEC_ADDR="127.0.0.1:$DOCKET_CLUSTER_CODEC_PORT"
           DOCKET_CORS_ORIGINS="http://127.0.0.1:$DOCKET_CLUSTER_UI_PORT,http://localhost:$DOCKET_CLUSTER_UI_PORT")
       fi
-      launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" DOCKET_API_KEYS_FILE="$KEYS_FILE" "${codec[@]}" "$BIN/docket-api" ;;
+      local metrics
+      metrics=$(metrics_port "$name")
+      port_free "$metrics" || die "port $metrics ($name metrics) is in use; set DOCKET_CLUSTER_API_METRICS_PORTS"
+      launch "$name" "${DOCKET_ENV[@]}" DOCKET_HTTP_ADDR="127.0.0.1:$port" DOCKET_API_KEYS_FILE="$KEYS_FILE" \
+        DOCKET_METRICS_ADDR="127.0.0.1:$metrics" "${codec[@]}" "$BIN/docket-api" ;;
   esac
   wait_ready "$name" "$(<"$RUN/$name.pid")"
 }
@@ -440,6 +462,7 @@ Docket cluster is running (state and logs in ${DATA#"$ROOT"/}/).
   Temporal      $TEMPORAL_ADDR  (namespace $NAMESPACE, task queue $TASK_QUEUE; server $TEMPORAL_SERVER_VERSION on PostgreSQL)
   PostgreSQL    127.0.0.1:$DOCKET_CLUSTER_PG_PORT  (user temporal, databases temporal and temporal_visibility)
   Workers       ${WORKERS[*]}
+  Metrics       Temporal http://127.0.0.1:$DOCKET_CLUSTER_TEMPORAL_METRICS_PORT/metrics; api-1, api-2 http://127.0.0.1:${API_METRICS_PORTS[0]}/metrics, :${API_METRICS_PORTS[1]}; worker-1, worker-2 http://127.0.0.1:${WORKER_METRICS_PORTS[0]}/metrics, :${WORKER_METRICS_PORTS[1]}
   Blobs         ${DATA#"$ROOT"/}/blobs  (uploads and document outputs, shared by the APIs and workers)
   Logs          ${LOGS#"$ROOT"/}/{postgres,temporal,ui,worker-1,worker-2,api-1,api-2}.log
   API key       in ${KEY_FILE#"$ROOT"/} (tenant default; keys file ${KEYS_FILE#"$ROOT"/}, add keys with bin/docket-api keys new --file)

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
@@ -69,6 +70,18 @@ type Config struct {
 	// OCRParallelism is how many pages one OCR activity reads at once
 	// (0: one per core, since tesseract runs single-threaded here).
 	OCRParallelism int `env:"DOCKET_OCR_PARALLELISM"`
+	// MaxPages is the longest document accepted: at upload when its pages
+	// can be counted, else at the ocr step (too_many_pages).
+	MaxPages int `env:"DOCKET_MAX_PAGES" envDefault:"2000"`
+	// OCRPageTimeout bounds the reading of one page: a runaway page fails
+	// alone (page_timeout) and the job goes on with the others.
+	OCRPageTimeout time.Duration `env:"DOCKET_OCR_PAGE_TIMEOUT" envDefault:"2m"`
+	// OCRBatchPages is how many pages of a long document one ocr_pages
+	// activity reads (0: two per page worker).
+	OCRBatchPages int `env:"DOCKET_OCR_BATCH_PAGES"`
+	// OCRCache keeps the text tesseract read of each page, per tenant, so
+	// that a second job on the same document reads none again.
+	OCRCache bool `env:"DOCKET_OCR_CACHE" envDefault:"true"`
 	// OCRConcurrency is how many OCR activities (documents) a worker runs at once.
 	OCRConcurrency int `env:"DOCKET_OCR_CONCURRENCY" envDefault:"1"`
 	// LLMBaseURL is an OpenAI-compatible endpoint, e.g.
@@ -122,9 +135,24 @@ type Config struct {
 	// container's port is published on the host's loopback only).
 	CodecAddr        string `env:"DOCKET_CODEC_ADDR"`
 	CodecAllowRemote bool   `env:"DOCKET_CODEC_ALLOW_REMOTE"`
+	// MetricsAddr, when set, is where the process serves its Prometheus
+	// metrics at /metrics without API keys: a worker's only metrics
+	// endpoint, the API's second one (GET /metrics on DOCKET_HTTP_ADDR
+	// takes a key with the metrics scope). Empty: a worker serves none.
+	MetricsAddr string `env:"DOCKET_METRICS_ADDR"`
+	// MetricsTenantLabels adds a tenant label to the API's job and
+	// refusal counters; off, no metric names a tenant.
+	MetricsTenantLabels bool `env:"DOCKET_METRICS_TENANT_LABELS"`
+	// MetricsHandler receives the Temporal SDK's metrics of the clients
+	// Dial makes (metrics.NewTemporal); nil: the SDK's no-op handler.
+	MetricsHandler client.MetricsHandler `env:"-"`
 	// Ring is the key ring Load read from EncryptionKeysFile; nil when
 	// there is none. Tests set it themselves.
 	Ring *crypt.Ring `env:"-"`
+	// Interceptors are added to every Temporal client Dial makes (and so
+	// to the workers made from it): the tracing interceptor when traces
+	// are on (internal/tracing), none otherwise.
+	Interceptors []interceptor.ClientInterceptor `env:"-"`
 }
 
 // gRPC compression settings.
@@ -263,19 +291,9 @@ func (c Config) Logger() *slog.Logger {
 // connects on first use, so that the API can start (and report itself not
 // ready) while Temporal is down.
 func (c Config) Dial(logger *slog.Logger, identity string, lazy bool) (client.Client, error) {
-	opts, err := envconfig.LoadDefaultClientOptions()
+	opts, err := c.ClientOptions(logger, identity)
 	if err != nil {
-		return nil, fmt.Errorf("read TEMPORAL_* settings: %w", err)
-	}
-	opts.Logger = tlog.NewStructuredLogger(logger)
-	opts.DataConverter, opts.FailureConverter = c.DataConverter(), c.FailureConverter()
-	if identity != "" {
-		opts.Identity = identity
-	}
-	if c.Compresses(addressOf(opts)) {
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
-	} else {
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+		return nil, err
 	}
 	dial := client.Dial
 	if lazy {
@@ -286,6 +304,29 @@ func (c Config) Dial(logger *slog.Logger, identity string, lazy bool) (client.Cl
 		return nil, fmt.Errorf("connect to Temporal at %q: %w", addressOf(opts), err)
 	}
 	return tc, nil
+}
+
+// ClientOptions are the options of the clients Dial makes.
+func (c Config) ClientOptions(logger *slog.Logger, identity string) (client.Options, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return client.Options{}, fmt.Errorf("read TEMPORAL_* settings: %w", err)
+	}
+	opts.Logger = tlog.NewStructuredLogger(logger)
+	opts.DataConverter, opts.FailureConverter = c.DataConverter(), c.FailureConverter()
+	if c.MetricsHandler != nil {
+		opts.MetricsHandler = c.MetricsHandler
+	}
+	if identity != "" {
+		opts.Identity = identity
+	}
+	if c.Compresses(addressOf(opts)) {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
+	} else {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	opts.Interceptors = append(opts.Interceptors, c.Interceptors...)
+	return opts, nil
 }
 
 // Namespace is the Temporal namespace Dial connects to (TEMPORAL_NAMESPACE

@@ -40,6 +40,8 @@ var (
 	ErrTooLarge         = errors.New("document is too large")
 	ErrUnsupportedMedia = errors.New("unsupported media type")
 	ErrEmpty            = errors.New("document is empty")
+	// ErrTooManyPages: the document has more pages than Store.MaxPages.
+	ErrTooManyPages = errors.New("document has too many pages")
 	// ErrUnavailable: the blob store failed to answer. It is the only
 	// error of the store that is not the caller's fault; the API answers
 	// it with 503.
@@ -73,6 +75,10 @@ type Store struct {
 	Bucket *blob.Bucket
 	// Engine counts pages at upload; nil skips counting.
 	Engine *ocr.Engine
+	// MaxPages refuses, at upload, a document whose pages Engine counts
+	// and finds more than this (0: no bound); the OCR step refuses it too,
+	// for documents whose pages could not be counted here.
+	MaxPages int
 	// TempDir holds uploads while they are hashed; "" is the system default.
 	TempDir string
 	// Ring, when set, encrypts every object the store writes (envelope
@@ -176,6 +182,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 		}
 		cancel()
 	}
+	if s.MaxPages > 0 && d.Pages > s.MaxPages {
+		return Document{}, false, &TooManyPagesError{Pages: d.Pages, Max: s.MaxPages}
+	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return Document{}, false, err
 	}
@@ -193,6 +202,19 @@ func (s *Store) Put(ctx context.Context, r io.Reader, filename string, maxBytes 
 	}
 	return d, true, nil
 }
+
+// TooManyPagesError is the error of an upload with more pages than
+// Store.MaxPages; it matches ErrTooManyPages.
+type TooManyPagesError struct {
+	Pages, Max int
+}
+
+func (e *TooManyPagesError) Error() string {
+	return fmt.Sprintf("the document has %d pages; this service reads at most %d (DOCKET_MAX_PAGES)", e.Pages, e.Max)
+}
+
+// Is makes errors.Is(err, ErrTooManyPages) hold.
+func (e *TooManyPagesError) Is(target error) bool { return target == ErrTooManyPages }
 
 func (s *Store) write(ctx context.Context, key, contentType string, r io.Reader) error {
 	if s.Ring != nil {
@@ -416,6 +438,10 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 			return err
 		}
 	}
+	// The OCR cache holds the document's text: it goes with it.
+	if err := s.removeAll(ctx, s.prefix+cachePrefix(id)); err != nil {
+		return err
+	}
 	if err := s.remove(ctx, s.contentKey(id)); err != nil {
 		return err
 	}
@@ -452,6 +478,19 @@ func (s *Store) remove(ctx context.Context, key string) error {
 func PageKey(jobID string, page int) string {
 	return fmt.Sprintf("jobs/%s/pages/%05d.txt", jobID, page)
 }
+
+// CacheKey is where the OCR cache keeps the text of page of document id as
+// read in lang by the engine whose version is engine (see ocr.Engine.Version):
+// a document's id is the hash of its bytes, so any job of the same tenant
+// on the same bytes, language and engine finds it. The engine's version is
+// hashed into the key, so a new tesseract or traineddata misses the cache
+// rather than serving text it would not produce.
+func CacheKey(id, lang, engine string, page int) string {
+	v := sha256.Sum256([]byte(engine))
+	return fmt.Sprintf("%s%s/%s/%05d.txt", cachePrefix(id), lang, hex.EncodeToString(v[:8]), page)
+}
+
+func cachePrefix(id string) string { return "ocrcache/" + id + "/" }
 
 // Close closes the bucket.
 func (s *Store) Close() error { return s.Bucket.Close() }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -219,7 +220,7 @@ func (c *Client) Start(ctx context.Context, req StartRequest) (View, bool, error
 		// What the job works on, for the Web UI's list.
 		StaticSummary: SummaryOf(p.Type, p.Input),
 	}
-	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, p.Type, p.Input)
+	run, err := c.Temporal.ExecuteWorkflow(traceJob(ctx, id, p.Type, tenant), opts, p.Type, p.Input)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case err == nil:
@@ -565,6 +566,10 @@ func summaryOf(info *workflowpb.WorkflowExecutionInfo) View {
 func (c *Client) overlayPending(v *View, pending []*workflowpb.PendingActivityInfo) {
 	for _, pa := range pending {
 		name := pa.GetActivityType().GetName()
+		if name == StepOCRPages || name == StepOCRAssemble {
+			c.overlayPart(v, pa)
+			continue
+		}
 		idx := -1
 		for i := range v.Steps {
 			if v.Steps[i].Name == name && !v.Steps[i].Status.Terminal() {
@@ -596,6 +601,29 @@ func (c *Client) overlayPending(v *View, pending []*workflowpb.PendingActivityIn
 		} else {
 			s.Status = StatusQueued
 		}
+	}
+}
+
+// overlayPart adds a pending batch of a long document (or its assembly) to
+// the ocr step it is part of: the workflow's view counts the step's
+// progress over every batch, so only the step's being worked on, its
+// workers and a batch's last failure come from here.
+func (c *Client) overlayPart(v *View, pa *workflowpb.PendingActivityInfo) {
+	for i := range v.Steps {
+		s := &v.Steps[i]
+		if s.Name != StepOCR || s.Status.Terminal() {
+			continue
+		}
+		if w := pa.GetLastWorkerIdentity(); w != "" && pendingStarted(pa) && !slices.Contains(s.Workers, w) {
+			s.Workers = append(s.Workers, w)
+		}
+		if f := pa.GetLastFailure(); f != nil {
+			s.LastError = ErrorOf(c.failureConverter().FailureToError(f)).Message
+		}
+		if pendingStarted(pa) {
+			s.Status = StatusRunning
+		}
+		return
 	}
 }
 

@@ -15,6 +15,16 @@ const (
 	StepSummarize = "summarize"
 )
 
+// StepOCRPages is the activity that reads a batch of a long document's
+// pages. It is part of the ocr step, not a step of its own: a document whose
+// pages need tesseract is read by many of them at once, on every OCR worker,
+// and the job view shows them as the one ocr step.
+const StepOCRPages = "ocr_pages"
+
+// StepOCRAssemble is the activity that builds the ocr step's result once
+// every batch of a long document is read; part of the ocr step too.
+const StepOCRAssemble = "ocr_assemble"
+
 // DocumentSteps lists the document steps in pipeline order.
 var DocumentSteps = []string{StepOCR, StepEntities, StepSummarize}
 
@@ -50,6 +60,9 @@ type DocumentInput struct {
 	Steps      []string          `json:"steps,omitempty"`
 	Language   string            `json:"language,omitempty"`
 	Summarize  *SummarizeOptions `json:"summarize,omitempty"`
+	// Strict fails the job when any page cannot be read; without it such a
+	// page carries its error and the job succeeds with the others.
+	Strict bool `json:"strict,omitempty"`
 }
 
 // Normalize implements Input.
@@ -124,10 +137,65 @@ type PageText struct {
 	Chars  int    `json:"chars"`
 	Text   string `json:"text,omitempty"`
 	URL    string `json:"url,omitempty"`
+	// Cached says the text was not read again: an earlier job read the
+	// same page of the same document, in the same language with the same
+	// engine (see OCRResult.CachedPages).
+	Cached bool `json:"cached,omitempty"`
+	// Error says why the page could not be read; its text is empty. Only
+	// a job without "strict" succeeds with such a page.
+	Error *Error `json:"error,omitempty"`
 }
+
+// PageMethodNone is the method of a page that could not be read (its
+// PageText.Error says why).
+const PageMethodNone = "none"
 
 // OCRResult is the result of the ocr step.
 type OCRResult struct {
+	Pages     int        `json:"pages"`
+	PageTexts []PageText `json:"page_texts"`
+	// CachedPages counts the pages whose text came from the OCR cache.
+	CachedPages int `json:"cached_pages,omitempty"`
+	// FailedPages counts the pages that carry an error.
+	FailedPages int `json:"failed_pages,omitempty"`
+	// Plan, when set, says the step is not done: the pages in its batches
+	// still need tesseract, and the workflow hands them to ocr_pages
+	// activities across the OCR workers (only when OCRInput.FanOut asked
+	// for it). Pages and PageTexts then hold what is already done.
+	Plan *OCRPlan `json:"plan,omitempty"`
+}
+
+// OCRPlan is how a long document's remaining pages are shared out: each
+// batch is one ocr_pages activity. Its size is chosen by the worker that
+// inspected the document, so that a batch keeps one worker's cores busy for
+// a few seconds and the number of batches (and so the history) stays
+// bounded however long the document is.
+type OCRPlan struct {
+	Batches [][]int `json:"batches"`
+}
+
+// OCRPagesInput is the input of one ocr_pages activity: a batch of a
+// document's pages that need tesseract.
+type OCRPagesInput struct {
+	JobID      string `json:"job_id"`
+	Tenant     string `json:"tenant,omitempty"`
+	DocumentID string `json:"document_id"`
+	Language   string `json:"language"`
+	Strict     bool   `json:"strict,omitempty"`
+	Pages      []int  `json:"pages"`
+}
+
+// OCRPagesResult is what one ocr_pages activity read: references, not
+// texts, which stay in the blob store.
+type OCRPagesResult struct {
+	PageTexts []PageText `json:"page_texts"`
+}
+
+// OCRAssembleInput lists every page a long document's ocr step read, for
+// the activity that builds the step's result.
+type OCRAssembleInput struct {
+	JobID     string     `json:"job_id"`
+	Tenant    string     `json:"tenant,omitempty"`
 	Pages     int        `json:"pages"`
 	PageTexts []PageText `json:"page_texts"`
 }
@@ -185,12 +253,15 @@ type SummaryResult struct {
 
 // DocumentResult is the result of a document job.
 type DocumentResult struct {
-	DocumentID string           `json:"document_id"`
-	Pages      int              `json:"pages"`
-	PageTexts  []PageText       `json:"page_texts"`
-	Entities   *EntitiesResult  `json:"entities,omitempty"`
-	Summary    *SummaryResult   `json:"summary,omitempty"`
-	TimingsMS  map[string]int64 `json:"timings_ms"`
+	DocumentID string     `json:"document_id"`
+	Pages      int        `json:"pages"`
+	PageTexts  []PageText `json:"page_texts"`
+	// CachedPages and FailedPages are the ocr step's counts (see OCRResult).
+	CachedPages int              `json:"cached_pages,omitempty"`
+	FailedPages int              `json:"failed_pages,omitempty"`
+	Entities    *EntitiesResult  `json:"entities,omitempty"`
+	Summary     *SummaryResult   `json:"summary,omitempty"`
+	TimingsMS   map[string]int64 `json:"timings_ms"`
 }
 
 // OCRInput is the input of the ocr step.
@@ -201,6 +272,13 @@ type OCRInput struct {
 	Tenant     string `json:"tenant,omitempty"`
 	DocumentID string `json:"document_id"`
 	Language   string `json:"language"`
+	// Strict: a page that cannot be read fails the step (see
+	// DocumentInput.Strict).
+	Strict bool `json:"strict,omitempty"`
+	// FanOut lets the step answer with a Plan for a long document instead
+	// of reading every page itself. Workflows from before fan-out do not
+	// set it, and their steps read every page as they always did.
+	FanOut bool `json:"fan_out,omitempty"`
 }
 
 // TextInput names a document job's stored page texts: the input of the

@@ -44,6 +44,17 @@ const (
 	// FailUnsupportedLanguage (permanent): no OCR data is installed for the
 	// language, or it is malformed.
 	FailUnsupportedLanguage Failure = "unsupported_language"
+	// FailTooManyPages (permanent): the document has more pages than the
+	// workers' DOCKET_MAX_PAGES.
+	FailTooManyPages Failure = "too_many_pages"
+	// FailPageUnreadable (permanent): a page of the document could not be
+	// read (a corrupt image inside an otherwise good PDF); a job fails so
+	// only with "strict": true, otherwise the page carries the error.
+	FailPageUnreadable Failure = "page_unreadable"
+	// FailPageTimeout (permanent): one page took longer than the workers'
+	// DOCKET_OCR_PAGE_TIMEOUT; as FailPageUnreadable, a job fails so only
+	// with "strict": true.
+	FailPageTimeout Failure = "page_timeout"
 	// FailLLMRejected (permanent): the LLM endpoint refused the request for good.
 	FailLLMRejected Failure = "llm_request_rejected"
 	// FailLLMUnavailable: the LLM endpoint kept failing or rate-limiting
@@ -70,7 +81,7 @@ var Failures = []Failure{
 	FailInvalidInput, FailFetchRefused, FailFetchFailed, FailHTTPClientError, FailHTTPServerError,
 	FailUnsupportedContent, FailResponseTooLarge, FailDocumentNotFound, FailUnreadableDocument,
 	FailEncryptedDocument, FailEmptyDocument, FailImageTooLarge, FailUnsupportedLanguage,
-	FailLLMRejected, FailLLMUnavailable, FailLLMNotConfigured, FailInvalidLLMOutput, FailTimeout, FailCanceled, FailTerminated, FailUnknown,
+	FailTooManyPages, FailPageUnreadable, FailPageTimeout, FailLLMRejected, FailLLMUnavailable, FailLLMNotConfigured, FailInvalidLLMOutput, FailTimeout, FailCanceled, FailTerminated, FailUnknown,
 }
 
 // permanent are the failures that retrying cannot cure (those marked
@@ -79,7 +90,8 @@ var permanent = map[Failure]bool{
 	FailInvalidInput: true, FailFetchRefused: true, FailFetchFailed: true, FailHTTPClientError: true,
 	FailUnsupportedContent: true, FailResponseTooLarge: true, FailDocumentNotFound: true,
 	FailUnreadableDocument: true, FailEncryptedDocument: true, FailEmptyDocument: true,
-	FailImageTooLarge: true, FailUnsupportedLanguage: true, FailLLMRejected: true,
+	FailImageTooLarge: true, FailUnsupportedLanguage: true, FailTooManyPages: true,
+	FailPageUnreadable: true, FailPageTimeout: true, FailLLMRejected: true,
 	FailLLMNotConfigured: true, FailInvalidLLMOutput: true,
 }
 

@@ -84,8 +84,11 @@ type Step struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Worker     string     `json:"worker,omitempty"`
-	Progress   *Progress  `json:"progress,omitempty"`
-	LastError  string     `json:"last_error,omitempty"`
+	// Workers names every worker that took part in a step whose work was
+	// shared out (the pages of a long document), in the order they joined.
+	Workers   []string  `json:"workers,omitempty"`
+	Progress  *Progress `json:"progress,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 // Progress counts a step's units of work; activities heartbeat it.

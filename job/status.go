@@ -28,6 +28,10 @@ type StepEvent struct {
 	Started time.Time `json:"started"`
 	// Progress is the step's last heartbeat, when it has one.
 	Progress *Progress `json:"progress,omitempty"`
+	// Activity is the activity's id in its workflow. A step that runs as
+	// several activities at once (the pages of a long document, see
+	// StepOCRPages) tells its parts apart by it.
+	Activity string `json:"activity,omitempty"`
 }
 
 // TimePrecision is the precision of every time a job view carries: SQL

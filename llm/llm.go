@@ -316,7 +316,8 @@ type completion struct {
 
 // complete makes exactly one request and returns the first choice's text,
 // or an error: an *APIError, or the context's error if ctx ended.
-func (c *Client) complete(ctx context.Context, p openai.ChatCompletionNewParams) (completion, error) {
+func (c *Client) complete(ctx context.Context, p openai.ChatCompletionNewParams) (out completion, err error) {
+	defer c.observe(time.Now(), &out, &err)
 	var raw *http.Response
 	resp, err := c.chat.New(ctx, p, option.WithResponseInto(&raw))
 	if err != nil {
@@ -341,7 +342,7 @@ func (c *Client) complete(ctx context.Context, p openai.ChatCompletionNewParams)
 		}
 		return completion{}, &APIError{Status: status, Retryable: true, Msg: "the answer is empty (finish_reason " + ch.FinishReason + ")"}
 	}
-	out := completion{text: text, model: resp.Model, status: status}
+	out = completion{text: text, model: resp.Model, status: status}
 	if resp.JSON.Usage.Valid() {
 		out.usage = &Usage{
 			PromptTokens:     resp.Usage.PromptTokens,

@@ -231,3 +231,89 @@ func cer(want, got string) float64 {
 	}
 	return float64(prev[len(b)]) / float64(len(a))
 }
+
+// Letter size at 300 DPI, the size of a scanned page.
+const letterW, letterH = 2550, 3300
+
+// letterPage is a letter-sized page at 300 DPI of gray level bg, with img
+// (which may be nil) drawn at its top left, as a scanner delivers a page
+// with a few lines on it.
+func letterPage(img *image.Gray, bg uint8) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, letterW, letterH))
+	for i := range out.Pix {
+		out.Pix[i] = bg
+	}
+	if img != nil {
+		b := img.Bounds()
+		for y := range min(b.Dy(), letterH) {
+			for x := range min(b.Dx(), letterW) {
+				if v := img.GrayAt(b.Min.X+x, b.Min.Y+y).Y; v < bg {
+					out.SetGray(x, y, color.Gray{Y: v})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// grain adds uniform noise of amplitude ±amp to every pixel, as a scanner's
+// sensor does on a page of any tone, from a fixed seed.
+func grain(img *image.Gray, seed uint64, amp int) *image.Gray {
+	out := image.NewGray(img.Bounds())
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for i, v := range img.Pix {
+		out.Pix[i] = uint8(min(255, max(0, int(v)+rng.IntN(2*amp+1)-amp)))
+	}
+	return out
+}
+
+// denseLines is a page full of text: 36 lines, about 1800 characters.
+func denseLines() []string {
+	var lines []string
+	for range 4 {
+		lines = append(lines, textA...)
+		lines = append(lines, textB...)
+		lines = append(lines, textC...)
+	}
+	return lines
+}
+
+// damageImage is testdocs.DamageImage, failing the test on a PDF it
+// cannot damage.
+func damageImage(t testing.TB, pdf []byte, n int) []byte {
+	t.Helper()
+	out, err := testdocs.DamageImage(pdf, n)
+	require.NoError(t, err)
+	return out
+}
+
+// bigDenseLines is a page of 108 lines, far more than a page holds at
+// 10 pt: tesseract takes many seconds over it, long enough to be
+// interrupted or to time out well before it finishes.
+func bigDenseLines() []string {
+	var lines []string
+	for range 3 {
+		lines = append(lines, denseLines()...)
+	}
+	return lines
+}
+
+// lzwTIFF is testdocs.TIFF of pages with page n (1-based) claiming LZW
+// compression for its uncompressed pixels: its structure is sound (Inspect
+// accepts it) but its data does not decompress, as a page damaged by a
+// faulty scanner driver.
+func lzwTIFF(t testing.TB, pages []testdocs.TIFFPage, n int) []byte {
+	t.Helper()
+	data := testdocs.TIFF(binary.LittleEndian, pages)
+	// The Compression entry as testdocs writes it: tag 259, SHORT, one
+	// value, 1 (none).
+	entry := []byte{0x03, 0x01, 0x03, 0x00, 0x01, 0, 0, 0, 0x01, 0x00}
+	at := -1
+	for range n {
+		i := bytes.Index(data[at+1:], entry)
+		require.GreaterOrEqual(t, i, 0, "the TIFF has fewer than %d pages", n)
+		at += 1 + i
+	}
+	data[at+8] = 5 // LZW
+	return data
+}

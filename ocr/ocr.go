@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -31,6 +32,12 @@ const (
 	DefaultMaxPixels int64 = 100_000_000
 	// DefaultLanguage is used when PageText is given no language.
 	DefaultLanguage = "eng"
+	// DefaultPageTimeout bounds one PageText call when
+	// Engine.PageTimeout is 0. tesseract reads a dense page at 300 DPI in
+	// a few seconds on one thread; a page that takes minutes is hostile
+	// (a huge vector drawing, a pathological image), and retrying it
+	// would only take minutes again.
+	DefaultPageTimeout = 2 * time.Minute
 )
 
 // minDPI is the lowest resolution a PDF page is shrunk to in order to fit
@@ -59,10 +66,16 @@ type Engine struct {
 	// DefaultMaxPixels. Larger images are KindTooLarge; larger PDF pages
 	// are rasterised at a lower resolution, down to 72 DPI.
 	MaxPixels int64
-	// TempDir is where page rasters and single-page TIFFs are written
-	// while a page is processed (and removed before PageText returns);
-	// empty means os.TempDir().
+	// TempDir is where single-page TIFFs are written while a page is
+	// processed (and removed before PageText returns); empty means
+	// os.TempDir(). PDF page rasters stay in memory.
 	TempDir string
+	// PageTimeout bounds one PageText call, all its tools included
+	// (pdftoppm's rendering and tesseract's recognition above all): a
+	// page that takes longer is a *PageError of KindPageTimeout, and its
+	// tools are killed. 0 means DefaultPageTimeout; a negative value, no
+	// limit but the context's.
+	PageTimeout time.Duration
 }
 
 // Info describes a document as a whole.
@@ -82,8 +95,10 @@ type Page struct {
 	Number int
 	// Text is the page's text, without trailing white space or form feeds.
 	Text string
-	// Method is MethodTextLayer or MethodOCR. An empty PDF page (no text,
-	// no images) is MethodTextLayer with empty Text.
+	// Method is MethodTextLayer, MethodOCR or MethodBlank. An empty PDF
+	// page (no text, no images) is MethodTextLayer with empty Text; a
+	// page whose image is blank (see blank.go) is MethodBlank with empty
+	// Text, and was not OCRed.
 	Method string
 }
 
@@ -141,7 +156,7 @@ func (e *Engine) inspect(ctx context.Context, path, mediaType string) (Info, err
 		}
 		info.Pages, info.Encrypted = pi.pages, pi.encrypted
 	case MediaPNG, MediaJPEG:
-		if err := e.checkImage(path, mediaType); err != nil {
+		if _, err := e.checkImage(path, mediaType); err != nil {
 			return Info{}, err
 		}
 		info.Pages = 1
@@ -165,9 +180,41 @@ func (e *Engine) inspect(ctx context.Context, path, mediaType string) (Info, err
 // lang is a tesseract language such as "eng" or "eng+deu" (empty means
 // DefaultLanguage); it is checked on every call, text-layer pages included,
 // so that a bad language fails a job whatever its document holds.
+//
+// A page image that is blank (see blank.go) is not OCRed: its Text is ""
+// and its Method MethodBlank.
+//
+// Errors: a document that cannot be processed is a *DocumentError; a page
+// that cannot be read while the document can (its image data is damaged,
+// or it took longer than PageTimeout) is a *PageError; ctx's own
+// cancellation or deadline is ctx.Err(), wrapped; anything else is a tool
+// or system failure worth retrying.
 func (e *Engine) PageText(ctx context.Context, path, mediaType string, page int, lang string) (Page, error) {
-	p, err := e.pageText(ctx, path, mediaType, page, lang)
+	pageCtx, cancel := ctx, context.CancelFunc(func() {})
+	timeout := e.pageTimeout()
+	if timeout > 0 {
+		pageCtx, cancel = context.WithTimeoutCause(ctx, timeout, errPageTimeout)
+	}
+	defer cancel()
+	p, err := e.pageText(pageCtx, path, mediaType, page, lang)
+	// The caller's own context comes first: a page that its caller gave
+	// up on did not time out, even if both happened at once.
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(pageCtx), errPageTimeout) {
+		return Page{}, &PageError{Page: page, Kind: KindPageTimeout,
+			Msg: fmt.Sprintf("reading the page took longer than %v", timeout)}
+	}
 	return p, wrap(err, fmt.Sprintf("ocr page %d", page))
+}
+
+// errPageTimeout is the cause of a page's context running out of
+// PageTimeout, which tells it from the caller's deadline.
+var errPageTimeout = errors.New("page timeout")
+
+func (e *Engine) pageTimeout() time.Duration {
+	if e.PageTimeout == 0 {
+		return DefaultPageTimeout
+	}
+	return e.PageTimeout
 }
 
 func (e *Engine) pageText(ctx context.Context, path, mediaType string, page int, lang string) (Page, error) {
@@ -197,11 +244,12 @@ func (e *Engine) pageText(ctx context.Context, path, mediaType string, page int,
 	}
 }
 
-// wrap adds context to an error, except to a DocumentError, whose message
-// is meant for the job's submitter as it is.
+// wrap adds context to an error, except to a DocumentError or a
+// PageError, whose message is meant for the job's submitter as it is.
 func wrap(err error, prefix string) error {
 	var de *DocumentError
-	if err == nil || errors.As(err, &de) {
+	var pe *PageError
+	if err == nil || errors.As(err, &de) || errors.As(err, &pe) {
 		return err
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
@@ -212,8 +260,12 @@ func (e *Engine) imagePage(ctx context.Context, path, mediaType string, page int
 	if page != 1 {
 		return Page{}, fmt.Errorf("a %s has one page: %w", mediaName(mediaType), ErrPageRange)
 	}
-	if err := e.checkImage(path, mediaType); err != nil {
+	img, err := e.checkImage(path, mediaType)
+	if err != nil {
 		return Page{}, err
+	}
+	if e.isBlankPage(img, 0) {
+		return Page{Number: page, Text: "", Method: MethodBlank}, nil
 	}
 	text, err := e.ocr(ctx, path, lang, 0)
 	if err != nil {

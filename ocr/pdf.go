@@ -175,6 +175,9 @@ func classifyPoppler(err error, path string) error {
 // redact keeps local paths out of messages meant for the job's submitter.
 func redact(s string, paths ...string) string {
 	for _, p := range paths {
+		if p == "" {
+			continue // ReplaceAll would insert the base between every byte
+		}
 		s = strings.ReplaceAll(s, p, filepath.Base(p))
 	}
 	return s
@@ -221,34 +224,70 @@ func textLayerPage(page int, raw string) (Page, bool) {
 	return Page{}, false
 }
 
-// ocrPDFPage rasterises one page with pdftoppm and OCRs it.
+// ocrPDFPage rasterises one page with pdftoppm and OCRs it, unless the
+// raster is blank. The raster is an 8-bit PGM passed through memory, from
+// pdftoppm's standard output to tesseract's standard input: PNG would cost
+// an encoding and a decoding of some 8 megapixels per page (half a second
+// together), and a file would cost a write and a read.
 func (e *Engine) ocrPDFPage(ctx context.Context, path string, info pdfInfo, page int, lang string) (Page, error) {
 	dpi, err := e.rasterDPI(info)
 	if err != nil {
 		return Page{}, err
 	}
-	dir, err := e.tempDir()
-	if err != nil {
-		return Page{}, err
-	}
-	defer removeAll(dir)
-	root := filepath.Join(dir, "page")
 	n := strconv.Itoa(page)
-	if _, err := run(ctx, nil, e.pdftoppm(), "-png", "-gray", "-r", strconv.Itoa(dpi),
-		"-f", n, "-l", n, "-singlefile", path, root); err != nil {
+	// The raster's size follows from the page size pdfinfo reported; the
+	// limit on pdftoppm's output enforces it rather than trusting that.
+	limit := e.maxPixels()
+	out, warnings, err := runTool(ctx, toolRun{maxOut: int(min(limit, math.MaxInt32)) + maxPGMHeader},
+		e.pdftoppm(), "-gray", "-r", strconv.Itoa(dpi), "-f", n, "-l", n, "-singlefile", path)
+	if errors.Is(err, errOutputTooLarge) {
+		return Page{}, docErr(KindTooLarge, "page %d is more than %d pixels at %d DPI", page, limit, dpi)
+	}
+	if err != nil {
 		return Page{}, classifyPoppler(err, path)
 	}
-	raster := root + ".png"
-	// The raster is ours, but its size follows from the page size pdfinfo
-	// reported; check it rather than trust the arithmetic.
-	if err := e.checkImageSize(raster, MediaPNG); err != nil {
+	if damage := pageDamage(warnings); damage != "" {
+		return Page{}, &PageError{Page: page, Kind: KindPageUnreadable,
+			Msg: fmt.Sprintf("the page's content is damaged (%s)", redact(damage, path))}
+	}
+	raster, err := parsePGM(out)
+	if err != nil {
+		return Page{}, fmt.Errorf("pdftoppm output: %w", err)
+	}
+	if err := e.checkPixels(int64(raster.Rect.Dx()), int64(raster.Rect.Dy())); err != nil {
 		return Page{}, err
 	}
-	text, err := e.ocr(ctx, raster, lang, dpi)
+	if e.isBlankPage(raster, dpi) {
+		return Page{Number: page, Text: "", Method: MethodBlank}, nil
+	}
+	text, err := e.ocrStdin(ctx, out, lang, dpi)
 	if err != nil {
 		return Page{}, err
 	}
 	return Page{Number: page, Text: text, Method: MethodOCR}, nil
+}
+
+// maxPGMHeader bounds the header of a PGM from pdftoppm ("P5\n2550
+// 3300\n255\n"), which comes on top of its pixels.
+const maxPGMHeader = 64
+
+// pageDamageRE matches the errors poppler prints, while still rendering
+// the page and exiting 0, when the page's image data cannot be decoded:
+// "Syntax Error (3200): Unknown compression method in flate stream", "Bad
+// DCT data", "Bad image parameters" and their kin. Other errors poppler
+// reports on a page it renders (a font's odd metrics, a repaired cross-
+// reference table) do not make the page unreadable.
+var pageDamageRE = regexp.MustCompile(`(?i)error.*(flate stream|lzw stream|ccittfax|\bdct\b|\bjpx\b|jbig2|\bimage\b)`)
+
+// pageDamage returns the first line of a poppler tool's warnings that
+// says the page's image data is damaged, or "".
+func pageDamage(warnings string) string {
+	for _, l := range strings.Split(warnings, "\n") {
+		if pageDamageRE.MatchString(l) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 // rasterDPI is the resolution at which a page is rasterised: Engine.DPI,

@@ -62,7 +62,8 @@ var errOutputTooLarge = errors.New("output too large")
 
 // run runs bin with args and returns its standard output. env is added to
 // the worker's environment. A canceled ctx kills the tool at once (it holds
-// no state worth a graceful stop) and run returns ctx's error, wrapped.
+// no state worth a graceful stop), with any process it started, and run
+// returns ctx's error, wrapped.
 func run(ctx context.Context, env []string, bin string, args ...string) ([]byte, error) {
 	return runCapped(ctx, env, 0, bin, args...)
 }
@@ -71,42 +72,69 @@ func run(ctx context.Context, env []string, bin string, args ...string) ([]byte,
 // limit). A tool writing more is killed at once, rather than left to fill
 // memory, and the error wraps errOutputTooLarge.
 func runCapped(ctx context.Context, env []string, maxOut int, bin string, args ...string) ([]byte, error) {
+	out, _, err := runTool(ctx, toolRun{env: env, maxOut: maxOut}, bin, args...)
+	return out, err
+}
+
+// toolRun is how runTool runs a tool.
+type toolRun struct {
+	// env is added to the worker's environment.
+	env []string
+	// maxOut bounds standard output (0: no limit), as for runCapped.
+	maxOut int
+	// stdin, when not nil, is the tool's standard input; otherwise it
+	// reads from the null device.
+	stdin []byte
+}
+
+// runTool runs bin as run does and returns its standard output and (the
+// first maxStderr bytes of) its error output, which poppler uses for
+// warnings about a page it still renders.
+//
+// The tool runs in a process group of its own, and cancellation kills the
+// whole group: a tool (or a wrapper script around one) that started
+// children of its own leaves none of them running once runTool returns.
+func runTool(ctx context.Context, r toolRun, bin string, args ...string) (stdoutData []byte, stderrText string, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	cmd := exec.CommandContext(ctx, bin, args...)
-	if len(env) > 0 {
+	if len(r.env) > 0 {
 		// Later entries win in exec, so env overrides the worker's own.
-		cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), r.env...)
 	}
-	cmd.Cancel = func() error { return cmd.Process.Kill() }
+	if r.stdin != nil {
+		cmd.Stdin = bytes.NewReader(r.stdin)
+	}
+	ownProcessGroup(cmd)
 	cmd.WaitDelay = waitDelay
 	var stdout bytes.Buffer
 	stderr := &cappedBuffer{max: maxStderr}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	maxOut := r.maxOut
 	name := filepath.Base(bin)
 	if maxOut > 0 {
 		cmd.Stdout = &limitWriter{w: &stdout, left: maxOut, over: func() {
 			cancel(fmt.Errorf("%s wrote more than %d bytes: %w", name, maxOut, errOutputTooLarge))
 		}}
 	}
-	err := cmd.Run()
+	err = cmd.Run()
 	if cause := context.Cause(ctx); cause != nil {
 		if errors.Is(cause, errOutputTooLarge) {
-			return nil, cause
+			return nil, "", cause
 		}
-		return nil, fmt.Errorf("%s: %w", name, ctx.Err())
+		return nil, "", fmt.Errorf("%s: %w", name, ctx.Err())
 	}
 	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
-			return nil, &toolError{tool: name, code: exitErr.ExitCode(), stderr: stderr.String()}
+			return nil, "", &toolError{tool: name, code: exitErr.ExitCode(), stderr: stderr.String()}
 		}
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, fmt.Errorf("%s not found (scripts/deps.sh installs it): %w", name, err)
+			return nil, "", fmt.Errorf("%s not found (scripts/deps.sh installs it): %w", name, err)
 		}
-		return nil, fmt.Errorf("run %s: %w", name, err)
+		return nil, "", fmt.Errorf("run %s: %w", name, err)
 	}
-	return stdout.Bytes(), nil
+	return stdout.Bytes(), stderr.String(), nil
 }
 
 // cappedBuffer keeps the first max bytes written to it and drops the rest,

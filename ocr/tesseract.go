@@ -93,15 +93,35 @@ func containsAll(have, want []string) bool {
 	return true
 }
 
-// ocr runs tesseract on one single-page image and returns its text. dpi,
-// when not 0, tells tesseract the resolution of a raster that carries
+// ocr runs tesseract on one single-page image file and returns its text.
+// dpi, when not 0, tells tesseract the resolution of a raster that carries
 // none, which spares it a guess.
 func (e *Engine) ocr(ctx context.Context, imagePath, lang string, dpi int) (string, error) {
-	args := []string{imagePath, "stdout", "-l", lang}
+	return e.tesseractRun(ctx, imagePath, nil, imagePath, lang, dpi)
+}
+
+// ocrStdin is ocr for an image in memory (a raster of ours), passed on
+// standard input.
+func (e *Engine) ocrStdin(ctx context.Context, image []byte, lang string, dpi int) (string, error) {
+	return e.tesseractRun(ctx, "stdin", image, "", lang, dpi)
+}
+
+// tesseractRun runs tesseract on input (a path, or "stdin" with the image
+// in stdin); imagePath, if not "", is redacted from messages.
+func (e *Engine) tesseractRun(ctx context.Context, input string, stdin []byte, imagePath, lang string, dpi int) (string, error) {
+	args := []string{input, "stdout", "-l", lang}
 	if dpi > 0 {
 		args = append(args, "--dpi", strconv.Itoa(dpi))
 	}
-	out, err := run(ctx, tesseractEnv, e.tesseract(), args...)
+	out, warnings, err := runTool(ctx, toolRun{env: tesseractEnv, stdin: stdin}, e.tesseract(), args...)
+	if err == nil && strings.Contains(warnings, "Error in pixRead") {
+		// leptonica failed to decode the image (a TIFF page whose strips
+		// do not decompress, say) and tesseract recognised nothing, yet
+		// exited 0: the image is as unreadable as when it says so with
+		// an exit status.
+		return "", docErr(KindUnreadable, "the image cannot be decoded (%s)",
+			redact((&toolError{stderr: warnings}).detail(), imagePath))
+	}
 	if err != nil {
 		var te *toolError
 		if errors.As(err, &te) && te.code > 0 {
@@ -121,22 +141,29 @@ func (e *Engine) ocr(ctx context.Context, imagePath, lang string, dpi int) (stri
 }
 
 // checkImage makes sure a PNG or JPEG is small enough and then decodes it
-// whole: the header alone does not show a truncated or corrupt file, and
-// tesseract would OCR what part of it decodes (libjpeg only warns about a
-// truncated JPEG) rather than fail.
-func (e *Engine) checkImage(path, mediaType string) error {
+// whole, returning it: the header alone does not show a truncated or
+// corrupt file, and tesseract would OCR what part of it decodes (libjpeg
+// only warns about a truncated JPEG) rather than fail.
+func (e *Engine) checkImage(path, mediaType string) (image.Image, error) {
 	if err := e.checkImageSize(path, mediaType); err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open image: %w", err)
+		return nil, fmt.Errorf("open image: %w", err)
 	}
 	defer f.Close()
-	if _, _, err := image.Decode(bufio.NewReader(f)); err != nil {
-		return docErr(KindUnreadable, "the %s image is damaged: %v", mediaName(mediaType), err)
+	img, _, err := image.Decode(bufio.NewReader(f))
+	if err != nil {
+		return nil, docErr(KindUnreadable, "the %s image is damaged: %v", mediaName(mediaType), err)
 	}
-	return nil
+	return img, nil
+}
+
+// isBlankPage runs the blank check (see blank.go) on a page about to be
+// OCRed; dpi is 0 when unknown.
+func (e *Engine) isBlankPage(img image.Image, dpi int) bool {
+	return analyseBlank(img, dpi).blank()
 }
 
 // checkImageSize reads only the header of a PNG or JPEG, so that an image

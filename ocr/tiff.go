@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/image/tiff"
 )
 
 // TIFF is read here only as far as its structure goes: the chain of image
@@ -98,11 +101,40 @@ func (e *Engine) tiffPage(ctx context.Context, path string, page int, lang strin
 			return Page{}, err
 		}
 	}
+	if blank, err := e.blankTIFF(input); err != nil {
+		return Page{}, err
+	} else if blank {
+		return Page{Number: page, Text: "", Method: MethodBlank}, nil
+	}
 	text, err := e.ocr(ctx, input, lang, 0)
+	var de *DocumentError
+	if len(tf.pages) > 1 && errors.As(err, &de) && de.Kind == KindUnreadable {
+		// The other pages of the file may well decode: only this one is
+		// lost.
+		return Page{}, &PageError{Page: page, Kind: KindPageUnreadable, Msg: de.Msg}
+	}
 	if err != nil {
 		return Page{}, err
 	}
 	return Page{Number: page, Text: text, Method: MethodOCR}, nil
+}
+
+// blankTIFF runs the blank check on a single-page TIFF when Go's decoder
+// (golang.org/x/image/tiff) reads it: uncompressed, LZW, Deflate, PackBits
+// and CCITT fax pages, which are what scanners mostly write. A page it
+// cannot decode (JPEG-in-TIFF, say) is left to tesseract, which reads
+// more, and is not blank as far as this check goes.
+func (e *Engine) blankTIFF(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("open tiff: %w", err)
+	}
+	defer f.Close()
+	img, err := tiff.Decode(bufio.NewReader(f))
+	if err != nil {
+		return false, nil
+	}
+	return e.isBlankPage(img, 0), nil
 }
 
 // writeTIFFPage copies src to dst and makes page p its only page.

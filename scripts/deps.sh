@@ -4,7 +4,10 @@
 # which only the ocr tests use (to make an encrypted PDF, something Go's
 # standard library cannot); and node with npm, which the api tests use to
 # generate a TypeScript client from the OpenAPI document and compile it
-# (api/typescript_test.go; npm fetches the pinned generator). Idempotent: it touches apt only when something
+# (api/typescript_test.go; npm fetches the pinned generator); and Debian's
+# prometheus package, whose promtool lints every metrics exposition in the
+# tests and whose prometheus scrapes a real stack in them
+# (tools/metricstest, `make metrics-check`). Idempotent: it touches apt only when something
 # is missing, so `make` targets can call it on every run. Debian only.
 set -euo pipefail
 
@@ -15,8 +18,9 @@ set -euo pipefail
 declare -A PACKAGE_OF=(
   [tesseract]=tesseract-ocr [pdftotext]=poppler-utils [pdftoppm]=poppler-utils
   [pdfinfo]=poppler-utils [pdfimages]=poppler-utils [qpdf]=qpdf [node]=nodejs [npm]=npm
+  [promtool]=prometheus [prometheus]=prometheus
 )
-TOOLS=(tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf node npm)
+TOOLS=(tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf node npm promtool prometheus)
 
 say() { echo "deps: $*"; }
 die() { echo "deps: $*" >&2; exit 1; }
@@ -39,7 +43,7 @@ if ! command -v tesseract >/dev/null 2>&1 ||
 fi
 
 if ((${#missing[@]} == 0)); then
-  say "all present ($(tesseract --version 2>&1 | head -n1), $(pdftotext -v 2>&1 | head -n1), $(qpdf --version | head -n1), node $(node --version), npm $(npm --version))"
+  say "all present ($(tesseract --version 2>&1 | head -n1), $(pdftotext -v 2>&1 | head -n1), $(qpdf --version | head -n1), node $(node --version), npm $(npm --version), $(promtool --version 2>&1 | head -n1))"
   exit 0
 fi
 say "missing: ${missing[*]}"
@@ -68,4 +72,11 @@ for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool still missing after install"
 done
 tesseract --list-langs 2>/dev/null | grep -qx eng || die "tesseract eng data still missing after install"
+# Debian's prometheus package enables a system Prometheus on :9090; Docket
+# needs only the binaries (the tests run their own on a free loopback port).
+if [[ " ${PACKAGES[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 &&
+   systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  say "disabling the system prometheus service the package enabled (Docket runs its own)"
+  "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 say "installed ${PACKAGES[*]}"

@@ -8,15 +8,19 @@ cd "$(dirname "$0")/.."
 DATA=${DOCKET_DATA_DIR:-.data}
 TEMPORAL_PORT=${DOCKET_TEMPORAL_PORT:-7233}
 UI_PORT=${DOCKET_UI_PORT:-8233}
+# Prometheus metrics: the dev server's (--metrics-port) and the worker's
+# (DOCKET_METRICS_ADDR); the API's are GET /metrics on its own port.
+TEMPORAL_METRICS_PORT=${DOCKET_TEMPORAL_METRICS_PORT:-9233}
+WORKER_METRICS_PORT=${DOCKET_WORKER_METRICS_PORT:-9181}
 export DOCKET_HTTP_ADDR=${DOCKET_HTTP_ADDR:-127.0.0.1:8080}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
 API_PORT=${DOCKET_HTTP_ADDR##*:}
 mkdir -p "$DATA"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$TEMPORAL_PORT" "$UI_PORT" "$API_PORT"; do
+for p in "$TEMPORAL_PORT" "$UI_PORT" "$API_PORT" "$TEMPORAL_METRICS_PORT" "$WORKER_METRICS_PORT"; do
   if port_busy "$p"; then
-    echo "make run: port $p is already in use (another 'make run'?). Stop it, or set DOCKET_TEMPORAL_PORT / DOCKET_UI_PORT / DOCKET_HTTP_ADDR." >&2
+    echo "make run: port $p is already in use (another 'make run'?). Stop it, or set DOCKET_TEMPORAL_PORT / DOCKET_UI_PORT / DOCKET_HTTP_ADDR / DOCKET_TEMPORAL_METRICS_PORT / DOCKET_WORKER_METRICS_PORT." >&2
     exit 1
   fi
 done
@@ -68,6 +72,7 @@ export DOCKET_CORS_ORIGINS=${DOCKET_CORS_ORIGINS:-http://localhost:$UI_PORT,http
 # wait until it is off again, so let a queue drain before switching.
 .tools/bin/temporal server start-dev \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT" \
+  --metrics-port "$TEMPORAL_METRICS_PORT" \
   --ui-codec-endpoint "http://localhost:$API_PORT/codec" \
   --db-filename "$DATA/temporal.db" \
   --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL \
@@ -91,7 +96,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-bin/worker >"$DATA/worker.log" 2>&1 &
+DOCKET_METRICS_ADDR=127.0.0.1:$WORKER_METRICS_PORT bin/worker >"$DATA/worker.log" 2>&1 &
 pids+=($!)
 bin/docket-api >"$DATA/api.log" 2>&1 &
 pids+=($!)
@@ -102,6 +107,7 @@ Docket is running.
   Jobs API      http://localhost:$API_PORT        (docs: http://localhost:$API_PORT/docs)
   Temporal UI   http://localhost:$UI_PORT
   Temporal      $TEMPORAL_ADDRESS  (namespace default, task queue docket)
+  Metrics       API http://localhost:$API_PORT/metrics, worker http://127.0.0.1:$WORKER_METRICS_PORT/metrics, Temporal http://127.0.0.1:$TEMPORAL_METRICS_PORT/metrics
   Logs          $DATA/{temporal,worker,api}.log
   Encryption    payloads and blobs sealed with $DOCKET_ENCRYPTION_KEYS_FILE; the UI decodes through http://localhost:$API_PORT/codec
   Try           curl -s -X POST localhost:$API_PORT/jobs -H 'Content-Type: application/json' -d '{"type":"sum","input":{"start":1,"end":100}}'

@@ -18,6 +18,24 @@ var (
 		Heartbeat:    30 * time.Second,
 		Retry:        DefaultRetry,
 	}
+	// OCRPages reads one batch of a long document's pages (see
+	// job.OCRPlan); a batch is a few seconds of one worker's cores, so its
+	// attempt is bounded far below OCR's and a dead worker's batch moves on
+	// after one heartbeat timeout, resuming page-exactly.
+	OCRPages = Def[job.OCRPagesInput, job.OCRPagesResult]{
+		Name:         job.StepOCRPages,
+		Queue:        QueueOCR,
+		StartToClose: 10 * time.Minute,
+		Heartbeat:    30 * time.Second,
+		Retry:        DefaultRetry,
+	}
+	// OCRAssemble builds a long document's ocr result from its stored
+	// pages: light, on the job's own queue.
+	OCRAssemble = Def[job.OCRAssembleInput, job.OCRResult]{
+		Name:         job.StepOCRAssemble,
+		StartToClose: 2 * time.Minute,
+		Retry:        DefaultRetry,
+	}
 	// Entities finds the entities of a document's stored page texts.
 	Entities = Def[job.TextInput, job.EntitiesResult]{
 		Name:         job.StepEntities,

@@ -18,11 +18,12 @@ func Document(ctx workflow.Context, in job.DocumentInput) (job.DocumentResult, e
 	info := workflow.GetInfo(ctx)
 	res := job.DocumentResult{DocumentID: in.DocumentID, TimingsMS: map[string]int64{}}
 
-	ocrOut, rep, err := runStep(ctx, r, steps.OCR, job.OCRInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, DocumentID: in.DocumentID, Language: in.Language})
+	ocrOut, rep, err := runOCR(ctx, r, job.OCRInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, DocumentID: in.DocumentID, Language: in.Language, Strict: in.Strict})
 	if err != nil {
 		return finish(ctx, r, res, err)
 	}
 	res.Pages, res.PageTexts = ocrOut.Pages, ocrOut.PageTexts
+	res.CachedPages, res.FailedPages = ocrOut.CachedPages, ocrOut.FailedPages
 	res.TimingsMS[job.StepOCR] = rep.FinishedAt.Sub(rep.StartedAt).Milliseconds()
 	text := job.TextInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, Pages: ocrOut.Pages, MaxWords: in.Summarize.MaxWords}
 

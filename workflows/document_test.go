@@ -34,7 +34,7 @@ func newDocEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, map[string]str
 	env.RegisterActivityWithOptions(a.OCR, activity.RegisterOptions{Name: steps.OCR.Name})
 	env.RegisterActivityWithOptions(a.Entities, activity.RegisterOptions{Name: steps.Entities.Name})
 	env.RegisterActivityWithOptions(a.Summarize, activity.RegisterOptions{Name: steps.Summarize.Name})
-	env.OnActivity(steps.OCR.Name, mock.Anything, job.OCRInput{JobID: "doc-job", DocumentID: docID, Language: "eng"}).Return(
+	env.OnActivity(steps.OCR.Name, mock.Anything, job.OCRInput{JobID: "doc-job", DocumentID: docID, Language: "eng", FanOut: true}).Return(
 		func(ctx context.Context, _ job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 			seen(ctx)
 			return job.StepOutput[job.OCRResult]{Result: job.OCRResult{Pages: 2, PageTexts: []job.PageText{{Page: 1, Method: "ocr", Chars: 3, Text: "abc"}, {Page: 2, Method: "text-layer", Chars: 1, Text: "d"}}}}, nil

@@ -17,7 +17,7 @@ func Extract(ctx workflow.Context, in job.ExtractInput) (job.ExtractResult, erro
 	}
 	info := workflow.GetInfo(ctx)
 	res := job.ExtractResult{DocumentID: in.DocumentID}
-	ocrOut, _, err := runStep(ctx, r, steps.OCR, job.OCRInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, DocumentID: in.DocumentID, Language: in.Language})
+	ocrOut, _, err := runOCR(ctx, r, job.OCRInput{JobID: info.WorkflowExecution.ID, Tenant: r.view.Tenant, DocumentID: in.DocumentID, Language: in.Language, Strict: true})
 	if err != nil {
 		return finish(ctx, r, res, err)
 	}

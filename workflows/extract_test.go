@@ -36,7 +36,7 @@ func newExtractEnv(t *testing.T, extract func(job.ExtractTextInput) (job.Extract
 		info := activity.GetInfo(ctx)
 		queues[info.ActivityType.Name] = append(queues[info.ActivityType.Name], info.TaskQueue)
 	}
-	env.OnActivity(steps.OCR.Name, mock.Anything, job.OCRInput{JobID: "extract-job", DocumentID: docID, Language: "eng"}).Return(
+	env.OnActivity(steps.OCR.Name, mock.Anything, job.OCRInput{JobID: "extract-job", DocumentID: docID, Language: "eng", Strict: true, FanOut: true}).Return(
 		func(ctx context.Context, _ job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 			seen(ctx)
 			return job.StepOutput[job.OCRResult]{Result: job.OCRResult{Pages: 3}}, nil

@@ -17,8 +17,8 @@ import (
 var Kinds = job.Kinds{
 	job.Define(job.TypeSum, Sum, steps.Sum.Ref()),
 	job.Define(job.TypeWordcount, Wordcount, steps.CountWords.Ref()),
-	job.Define(job.TypeDocument, Document, steps.OCR.Ref(), steps.Entities.Ref(), steps.Summarize.Ref()),
-	job.Define(job.TypeExtract, Extract, steps.OCR.Ref(), steps.Extract.Ref()),
+	job.Define(job.TypeDocument, Document, steps.OCR.Ref(), steps.OCRPages.Ref(), steps.OCRAssemble.Ref(), steps.Entities.Ref(), steps.Summarize.Ref()),
+	job.Define(job.TypeExtract, Extract, steps.OCR.Ref(), steps.OCRPages.Ref(), steps.OCRAssemble.Ref(), steps.Extract.Ref()),
 }
 
 // Register registers every kind's workflow on w (a worker, a test

@@ -28,6 +28,8 @@ type jobRun struct {
 	pickup workflow.Version
 	// runningPublished: DocketStatus already says RUNNING.
 	runningPublished bool
+	// fan is the long document whose batches are being read, if any.
+	fan *fanOut
 }
 
 // setup starts the job's view, registers the status query, listens for the
@@ -92,6 +94,10 @@ func (r *jobRun) watchSteps(ctx workflow.Context) {
 // Events of an earlier attempt, or of a step that has already ended, arrive
 // late and change nothing.
 func (r *jobRun) onStepEvent(ctx workflow.Context, ev job.StepEvent) {
+	if ev.Step == job.StepOCRPages {
+		r.onBatchEvent(ctx, ev)
+		return
+	}
 	idx := -1
 	for i := range r.view.Steps {
 		if r.view.Steps[i].Name == ev.Step && !r.view.Steps[i].Status.Terminal() {
@@ -143,20 +149,33 @@ func (r *jobRun) markRunning(ctx workflow.Context) {
 // and with the timeouts the descriptor declares, and records its outcome in
 // the view.
 func runStep[In, Out any](ctx workflow.Context, r *jobRun, def steps.Def[In, Out], in In) (Out, job.StepReport, error) {
-	ctx = workflow.WithActivityOptions(ctx, def.Options(workflow.GetInfo(ctx).TaskQueueName))
-	activity := def.Name
+	opts := def.Options(workflow.GetInfo(ctx).TaskQueueName)
+	// The Web UI shows it on the step's activity. User metadata, not part
+	// of the command the replayer compares: histories replay unchanged.
+	opts.Summary = job.StepSummaryOf(def.Name, r.view.Input)
+	ctx = workflow.WithActivityOptions(ctx, opts)
+	idx := r.beginStep(ctx, def.Name)
+	var out job.StepOutput[Out]
+	err := workflow.ExecuteActivity(ctx, def.Name, in).Get(ctx, &out)
+	r.endStep(ctx, idx, out.Report, err)
+	return out.Result, out.Report, err
+}
 
+// beginStep adds a step to the view, QUEUED until a worker says it has
+// picked the step up, and returns its index.
+func (r *jobRun) beginStep(ctx workflow.Context, name string) int {
 	if len(r.view.Steps) > 0 {
 		// An earlier step ran, so a worker picked the job up even if its
 		// step event was lost.
 		r.markRunning(ctx)
 	}
-	// QUEUED until a worker says it has picked the step up.
-	r.view.Steps = append(r.view.Steps, job.Step{Name: activity, Status: job.StatusQueued})
-	idx := len(r.view.Steps) - 1
+	r.view.Steps = append(r.view.Steps, job.Step{Name: name, Status: job.StatusQueued})
+	return len(r.view.Steps) - 1
+}
 
-	var out job.StepOutput[Out]
-	err := workflow.ExecuteActivity(ctx, activity, in).Get(ctx, &out)
+// endStep records how step idx ended: err, or success with the report of
+// the attempt that finished it.
+func (r *jobRun) endStep(ctx workflow.Context, idx int, rep job.StepReport, err error) {
 	// Step events may have grown the slice meanwhile; index, not pointer.
 	step := &r.view.Steps[idx]
 	finished := workflow.Now(ctx).UTC().Truncate(job.TimePrecision)
@@ -169,9 +188,8 @@ func runStep[In, Out any](ctx workflow.Context, r *jobRun, def steps.Def[In, Out
 		if errors.As(err, &timeoutErr) && timeoutErr.HasLastHeartbeatDetails() && timeoutErr.LastHeartbeatDetails(&p) == nil && p.Total > 0 {
 			step.Progress = &p
 		}
-		return out.Result, out.Report, err
+		return
 	}
-	rep := out.Report
 	started := rep.StartedAt.UTC().Truncate(job.TimePrecision)
 	step.Status = job.StatusSucceeded
 	step.Attempt = rep.Attempt
@@ -183,7 +201,6 @@ func runStep[In, Out any](ctx workflow.Context, r *jobRun, def steps.Def[In, Out
 	if r.view.StartedAt == nil {
 		r.view.StartedAt = &started
 	}
-	return out.Result, rep, nil
 }
 
 // finish records the job's outcome and returns what the workflow returns:

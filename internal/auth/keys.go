@@ -33,12 +33,16 @@ const (
 	// /codec/decode): it decrypts any payload of any tenant, so it is a
 	// scope of its own, for the Temporal Web UI and operators' CLIs.
 	ScopeCodec Scope = "codec"
+	// ScopeMetrics may read GET /metrics (Prometheus's scrape): counts and
+	// latencies by route, job type and (when enabled) tenant, no job's
+	// data, so that a scraper's key can do nothing else.
+	ScopeMetrics Scope = "metrics"
 	// ScopeAdmin reaches every tenant and implies every other scope.
 	ScopeAdmin Scope = "admin"
 )
 
 // Scopes lists every known scope, in the order the docs present them.
-var Scopes = []Scope{ScopeJobsRead, ScopeJobsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeCodec, ScopeAdmin}
+var Scopes = []Scope{ScopeJobsRead, ScopeJobsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeCodec, ScopeMetrics, ScopeAdmin}
 
 // Priorities run from 1 (the best) to 5.
 const (

@@ -88,9 +88,12 @@ func Documents(cfg config.Config, identity string, r Resources) (*activities.Doc
 	return &activities.DocumentActivities{
 		Worker:      identity,
 		Docs:        r.Docs,
-		Engine:      &ocr.Engine{},
+		Engine:      &ocr.Engine{PageTimeout: cfg.OCRPageTimeout},
 		NER:         r.NER,
 		LLM:         r.LLM,
 		Parallelism: cfg.OCRParallelism,
+		MaxPages:    cfg.MaxPages,
+		BatchPages:  cfg.OCRBatchPages,
+		NoCache:     !cfg.OCRCache,
 	}, nil
 }

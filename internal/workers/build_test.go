@@ -62,15 +62,19 @@ func TestBuildOpensTheBlobStore(t *testing.T) {
 func TestUnbound(t *testing.T) {
 	o := workers.Configure(config.Defaults(), "me")
 	require.ElementsMatch(t, []job.StepRef{
-		steps.OCR.Ref(), steps.Entities.Ref(), steps.Summarize.Ref(), steps.Extract.Ref(),
+		steps.OCR.Ref(), steps.OCRPages.Ref(), steps.OCRAssemble.Ref(), steps.Entities.Ref(), steps.Summarize.Ref(), steps.Extract.Ref(),
 	}, workers.Unbound(o.General.Steps()))
 	require.Empty(t, workers.Unbound(append(o.General.Steps(),
 		steps.Binding{Name: steps.OCR.Name, Queue: steps.QueueOCR},
+		steps.Binding{Name: steps.OCRPages.Name, Queue: steps.QueueOCR},
+		steps.Binding{Name: steps.OCRAssemble.Name, Queue: steps.QueueJobs},
 		steps.Binding{Name: steps.Entities.Name, Queue: steps.QueueJobs},
 		steps.Binding{Name: steps.Summarize.Name, Queue: steps.QueueLLM},
 		steps.Binding{Name: steps.Extract.Name, Queue: steps.QueueLLM})))
 	require.Equal(t, []job.StepRef{steps.OCR.Ref()}, workers.Unbound(append(o.General.Steps(),
 		steps.Binding{Name: steps.OCR.Name, Queue: steps.QueueJobs},
+		steps.Binding{Name: steps.OCRPages.Name, Queue: steps.QueueOCR},
+		steps.Binding{Name: steps.OCRAssemble.Name, Queue: steps.QueueJobs},
 		steps.Binding{Name: steps.Entities.Name, Queue: steps.QueueJobs},
 		steps.Binding{Name: steps.Summarize.Name, Queue: steps.QueueLLM},
 		steps.Binding{Name: steps.Extract.Name, Queue: steps.QueueLLM})))

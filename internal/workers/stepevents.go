@@ -83,6 +83,11 @@ func (a *stepInbound) ExecuteActivity(ctx context.Context, in *interceptor.Execu
 			Worker:  a.events.identity,
 			Started: info.StartedTime.UTC(),
 		}
+		if info.ActivityType.Name == job.StepOCRPages {
+			// A long document's batches share the ocr step: the
+			// workflow tells them apart by their activity ids.
+			a.ev.Activity = info.ActivityID
+		}
 		// After a short delay and in the background: the step itself must
 		// not wait on the signal, and a step that is over within the delay
 		// (most light steps) costs Temporal no signal at all. Such a step is

@@ -290,7 +290,8 @@ func scenarios() []scenario {
 	// Order of execution: the latency floor first on its own quiet servers,
 	// then the other scenarios on servers of their own (the cost of auth,
 	// the cost of encryption, then fairness and priority, which share two
-	// stacks) before the main stack starts, then the main stack (footprint
+	// stacks, then the seed's Celery stack beside Docket and a worker killed
+	// on both, 12 and 13) before the main stack starts, then the main stack (footprint
 	// idle, trivial jobs, the OCR pipeline, then the accept path, which
 	// leaves many unpolled workflows behind), then the storage comparison on
 	// servers of its own.
@@ -301,6 +302,8 @@ func scenarios() []scenario {
 		{11, "Scenario 11: live job events (SSE)", eventsScenario},
 		{7, "Scenario 7: fairness between tenants", fairnessScenario},
 		{8, "Scenario 8: priority", priorityScenario},
+		{12, "Scenario 12: Celery side by side", celeryScenario},
+		{13, "Scenario 13: a worker killed mid-task, Docket and Celery", lossScenario},
 		{2, "Scenario 2: trivial jobs end to end", trivialScenario},
 		{5, "Scenario 5: OCR pipeline", ocrScenario},
 		{1, "Scenario 1: accept path", acceptScenario},

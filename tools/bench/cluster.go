@@ -188,6 +188,11 @@ func StartCluster(ctx context.Context, root, dir string) (*Cluster, error) {
 		// As the dev-server rows' APIs; cluster.sh sets its workers' level itself.
 		"DOCKET_LOG_LEVEL=warn",
 	}
+	metricsEnv, err := clusterMetricsEnv(append(fixedPorts(yaml), pg, temporal, ui, codec, apis[0], apis[1]))
+	if err != nil {
+		return c, err
+	}
+	c.env = append(c.env, metricsEnv...)
 	if v := serverVersionStamp(root); v != "" {
 		// The schema files cluster.sh applies must be the built server's.
 		c.env = append(c.env, "TEMPORAL_SERVER_VERSION="+v)

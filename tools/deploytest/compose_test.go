@@ -74,7 +74,7 @@ func env(s types.ServiceConfig, key string) string {
 }
 
 var (
-	longRunning = []string{"postgresql", "temporal", "temporal-ui", "minio", "api", "worker", "worker-ocr", "worker-llm"}
+	longRunning = []string{"postgresql", "temporal", "temporal-ui", "minio", "api", "worker", "worker-ocr", "worker-llm", "prometheus", "grafana"}
 	oneShots    = []string{"temporal-schema", "temporal-setup", "minio-setup", "api-keys"}
 	docketSvcs  = []string{"api", "worker", "worker-ocr", "worker-llm"}
 	// workerQueues is each worker service's role and the task queue it polls.
@@ -137,6 +137,8 @@ func TestComposeDependsOn(t *testing.T) {
 		"worker":          {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
 		"worker-ocr":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
 		"worker-llm":      {"temporal": healthy, "temporal-setup": completed, "minio-setup": completed, "api-keys": completed},
+		"prometheus":      {"temporal": healthy},
+		"grafana":         {"prometheus": healthy},
 	}
 	for name, deps := range want {
 		s := service(t, p, name)
@@ -255,6 +257,8 @@ func TestComposePorts(t *testing.T) {
 		"temporal-ui": {{"127.0.0.1", "8233", 8080}},
 		"api":         {{"127.0.0.1", "8080", 8080}, {"127.0.0.1", "8081", 8081}},
 		"minio":       {{"127.0.0.1", "9001", 9001}},
+		"prometheus":  {{"127.0.0.1", "9090", 9090}},
+		"grafana":     {{"127.0.0.1", "3000", 3000}},
 	}
 	for _, s := range p.Services {
 		var got []port

@@ -149,3 +149,32 @@ func PDF(pages []Page) []byte {
 	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", nextNum, xref)
 	return buf.Bytes()
 }
+
+// DamageImage returns pdf (from PDF) with the image data of its n-th image
+// (1-based, in page order) damaged in place: 64 bytes after the zlib header
+// of its Flate stream are flipped, its length unchanged, so that the
+// document opens as before and only that image fails to decode, as a bad
+// sector or a broken scanner driver leaves one page of a scan. The first
+// deflate block's header and code tables lie there, where damage is always
+// detected; in the middle of a block it can decode to other pixels without
+// complaint.
+func DamageImage(pdf []byte, n int) ([]byte, error) {
+	out := append([]byte(nil), pdf...)
+	at := 0
+	for range n {
+		i := bytes.Index(out[at:], []byte("/Subtype /Image"))
+		if i < 0 {
+			return nil, fmt.Errorf("the PDF has fewer than %d images", n)
+		}
+		at += i + 1
+	}
+	start := at + bytes.Index(out[at:], []byte("stream\n")) + len("stream\n")
+	end := at + bytes.Index(out[at:], []byte("\nendstream"))
+	if end-start <= 128 {
+		return nil, fmt.Errorf("image %d's stream is too short to damage", n)
+	}
+	for i := start + 2; i < start+2+64; i++ {
+		out[i] ^= 0x5A
+	}
+	return out, nil
+}

@@ -103,6 +103,12 @@ type ServerOptions struct {
 	// with make run's pragmas (WAL, synchronous=NORMAL), instead of in
 	// memory: for a test that looks at what the server writes to disk.
 	DBFile string
+	// MetricsPort, when not 0, serves the server's Prometheus metrics on
+	// 127.0.0.1:MetricsPort/metrics (--metrics-port), as `make run` does.
+	MetricsPort int
+	// ExtraDynamicConfig are more dynamic-config values (KEY=VALUE), for
+	// a test that needs the server to do something sooner.
+	ExtraDynamicConfig []string
 }
 
 // sqlitePragmas are make run's (scripts/run.sh) for its database file.
@@ -117,6 +123,12 @@ func (o ServerOptions) extraArgs() []string {
 	args := o.dynamicConfig()
 	if o.DBFile != "" {
 		args = append(args, sqlitePragmas...)
+	}
+	for _, v := range o.ExtraDynamicConfig {
+		args = append(args, "--dynamic-config-value", v)
+	}
+	if o.MetricsPort != 0 {
+		args = append(args, "--metrics-port", fmt.Sprint(o.MetricsPort))
 	}
 	return args
 }
@@ -259,6 +271,8 @@ type WorkerOptions struct {
 	LLM *llm.Client
 	// Roles are the worker roles; empty means all.
 	Roles []string
+	// Tune, when set, changes the worker's configuration further.
+	Tune func(*config.Config)
 }
 
 // StartWorker runs the workers of every role in this process, assembled as
@@ -268,6 +282,9 @@ func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
 	cfg := Config(o.TaskQueue)
 	cfg.FetchAllowHosts = o.AllowHosts
 	cfg.WorkerRoles = o.Roles
+	if o.Tune != nil {
+		o.Tune(&cfg)
+	}
 	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
 		ner, err := sharedExtractor()

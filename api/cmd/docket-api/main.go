@@ -22,6 +22,8 @@ import (
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/internal/auth"
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/metrics"
+	"github.com/docket-dev/docket/internal/tracing"
 	"github.com/docket-dev/docket/ocr"
 )
 
@@ -56,7 +58,23 @@ func run() error {
 	if keys != nil {
 		defer keys.Close()
 	}
-	c, err := cfg.Dial(log, config.Identity("api"), true)
+	identity := config.Identity("api")
+	tr, err := tracing.Setup(context.Background(), "docket-api", identity)
+	if err != nil {
+		return err
+	}
+	// Deferred before the servers', so it runs after them: the spans of
+	// the requests that finished during the shutdown are sent too.
+	defer flushTraces(tr, log)
+	cfg.Interceptors = tr.ClientInterceptors()
+	// One registry for the process: the Temporal SDK's metrics of the
+	// API's client and the API's own, served by GET /metrics and by
+	// DOCKET_METRICS_ADDR.
+	reg := metrics.NewRegistry()
+	sdkMetrics, stopSDKMetrics := metrics.NewTemporal(reg, log)
+	defer stopSDKMetrics.Close()
+	cfg.MetricsHandler = sdkMetrics
+	c, err := cfg.Dial(log, identity, true)
 	if err != nil {
 		return err
 	}
@@ -74,15 +92,18 @@ func run() error {
 	// The API counts pages at upload when poppler is there; without it
 	// uploads still work and the count is left out.
 	docs.Engine = &ocr.Engine{}
+	docs.MaxPages = cfg.MaxPages
 	docs.Ring = cfg.Ring
 
 	srv := api.New(c, cfg, docs, log)
 	srv.Keys = keys
+	srv.Tracing = tr
+	srv.Metrics = metrics.NewHTTP(reg, cfg.MetricsTenantLabels)
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	hs.RegisterOnShutdown(srv.CloseStreams)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		log.Info("api listening", "addr", cfg.HTTPAddr, "task_queue", cfg.TaskQueue)
 		if err := hs.ListenAndServe(); err != nil {
@@ -103,6 +124,17 @@ func run() error {
 			}
 		}()
 	}
+	var metricsServer *http.Server
+	if cfg.MetricsAddr != "" {
+		// Prometheus's scrape without an API key: bind it where only the
+		// scraper reaches (loopback, or a port compose does not publish).
+		metricsServer = metrics.Server(cfg.MetricsAddr, reg, log)
+		addr, err := metrics.Listen(metricsServer, errc)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics listening", "addr", addr)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -116,5 +148,20 @@ func run() error {
 			return fmt.Errorf("shut down: %w", err)
 		}
 	}
+	if metricsServer != nil {
+		if err := metricsServer.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shut down the metrics listener: %w", err)
+		}
+	}
 	return nil
+}
+
+// flushTraces sends the spans still buffered, within a bound: an
+// unreachable collector must not hold up a stopping API.
+func flushTraces(tr *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("traces not sent", "error", err)
+	}
 }

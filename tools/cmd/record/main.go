@@ -28,6 +28,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
@@ -143,6 +144,9 @@ func uncovered(recs []recording) []string {
 func (r *recorder) startWorker() error {
 	w, err := teststack.StartWorker(r.srv.Client(), teststack.WorkerOptions{
 		TaskQueue: taskQueue, Identity: "record-worker", AllowHosts: []string{"127.0.0.1"}, Docs: r.docs,
+		// Long documents are shared out in batches of 3 pages, whatever
+		// the recording machine's cores.
+		Tune: func(c *config.Config) { c.OCRBatchPages = 3 },
 	})
 	if err != nil {
 		return err
@@ -289,6 +293,19 @@ func invoicePDF() ([]byte, error) {
 	}), nil
 }
 
+// scanPDF is n scanned pages, each with its own reference number.
+func scanPDF(n int) ([]byte, error) {
+	var pages []testdocs.Page
+	for i := 1; i <= n; i++ {
+		img, err := testdocs.Render([]string{fmt.Sprintf("Delivery note %d, reference %d", i, 70400+i)}, 32)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, testdocs.Page{Image: img})
+	}
+	return testdocs.PDF(pages), nil
+}
+
 func documentRecording(steps string) func(context.Context, *recorder) (string, error) {
 	return func(ctx context.Context, r *recorder) (string, error) {
 		pdf, err := invoicePDF()
@@ -344,6 +361,26 @@ var recordings = []recording{
 	{"document-ocr-entities", documentRecording(`["ocr","entities"]`)},
 	{"document-ocr-summarize", documentRecording(`["ocr","summarize"]`)},
 	{"document-all-steps", documentRecording(`["ocr","entities","summarize"]`)},
+	// A long scan: the ocr step answers with a plan, three ocr_pages
+	// batches read the pages, ocr_assemble builds the result.
+	{"document-ocr-fan-out", func(ctx context.Context, r *recorder) (string, error) {
+		pdf, err := scanPDF(8)
+		if err != nil {
+			return "", err
+		}
+		return r.document(ctx, pdf, `["ocr","entities"]`, job.StatusSucceeded)
+	}},
+	// A damaged page: reported on its page, the job succeeds.
+	{"document-page-error", func(ctx context.Context, r *recorder) (string, error) {
+		pdf, err := scanPDF(2)
+		if err != nil {
+			return "", err
+		}
+		if pdf, err = testdocs.DamageImage(pdf, 2); err != nil {
+			return "", err
+		}
+		return r.document(ctx, pdf, `["ocr"]`, job.StatusSucceeded)
+	}},
 	{"document-unreadable", func(ctx context.Context, r *recorder) (string, error) {
 		pdf, err := invoicePDF()
 		if err != nil {

@@ -1,0 +1,4 @@
+package workflows
+
+// BatchPriority exposes batchPriority to the tests.
+var BatchPriority = batchPriority
