@@ -126,6 +126,8 @@ type Server struct {
 	// the registry GET /metrics serves (api.New makes it; nil: Handler
 	// makes one of its own).
 	Metrics *metrics.HTTP
+	// Streams configures the job event streams (GET /jobs/{id}/events).
+	Streams Streams
 }
 
 // Handler returns the API's routes.
@@ -156,6 +158,8 @@ func (s *Server) Handler() http.Handler {
 	route(http.MethodDelete, "/jobs/{id}", auth.ScopeJobsWrite, s.withJobID(s.cancelJob))
 	route(http.MethodGet, "/jobs/{id}/results", auth.ScopeJobsRead, s.withJobID(s.getResult), "wait")
 	route(http.MethodGet, "/jobs/{id}/pages/{page}", auth.ScopeJobsRead, s.withJobID(s.getJobPage))
+	route(http.MethodGet, "/jobs/{id}/events", auth.ScopeJobsRead, s.withJobID(s.jobEvents), "token", "last_event_id")
+	route(http.MethodPost, "/jobs/{id}/events/token", auth.ScopeJobsRead, s.withJobID(s.mintStreamToken))
 	route(http.MethodPost, "/documents", auth.ScopeDocumentsWrite, s.uploadDocument, "filename", "tenant")
 	route(http.MethodGet, "/documents", auth.ScopeDocumentsRead, s.listDocuments, "search", "tenant", "page_size", "page_token")
 	route(http.MethodGet, "/documents/{id}", auth.ScopeDocumentsRead, s.getDocument, "tenant")

@@ -56,7 +56,7 @@ func (s *Server) guard(scope auth.Scope, next http.HandlerFunc) http.HandlerFunc
 			return
 		}
 		now := time.Now()
-		p, err := s.Keys.Authenticate(r.Header.Get("Authorization"), now)
+		p, err := s.authenticate(r, now)
 		if err != nil {
 			var authErr *auth.Error
 			detail := "send Authorization: Bearer <key>"

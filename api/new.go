@@ -32,6 +32,7 @@ func New(c client.Client, cfg config.Config, docs *documents.Store, log *slog.Lo
 	return &Server{
 		Jobs:             jobs,
 		Webhooks:         hooks,
+		Streams:          Streams{Feeds: job.NewFeeds(jobs, log)},
 		Docs:             docs,
 		MaxDocumentBytes: cfg.MaxDocumentBytes,
 		Log:              log,

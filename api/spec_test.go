@@ -72,6 +72,8 @@ var oasRoutes = []struct {
 	{oasRoute{http.MethodDelete, "/jobs/{id}"}, []int{202, 400, 401, 403, 404, 409, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/results"}, []int{200, 400, 401, 403, 404, 409, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/jobs/{id}/pages/{page}"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
+	{oasRoute{http.MethodGet, "/jobs/{id}/events"}, []int{200, 204, 400, 401, 403, 404, 429, 500, 503}},
+	{oasRoute{http.MethodPost, "/jobs/{id}/events/token"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
 	{oasRoute{http.MethodPost, "/documents"}, []int{200, 201, 400, 401, 403, 408, 413, 415, 422, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents"}, []int{200, 400, 401, 403, 429, 500, 503}},
 	{oasRoute{http.MethodGet, "/documents/{id}"}, []int{200, 400, 401, 403, 404, 429, 500, 503}},
@@ -310,6 +312,10 @@ func TestSpecSchemasMatchGoTypes(t *testing.T) {
 		"WebhookRequest":          api.WebhookRequest{},
 		"WebhookEndpoint":         api.WebhookEndpoint{},
 		"WebhookList":             api.WebhookList{},
+		"StatusEvent":             job.StatusChange{},
+		"StepEvent":               job.StepChange{},
+		"ProgressEvent":           job.ProgressChange{},
+		"StreamToken":             api.StreamToken{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ref := doc.Components.Schemas[name]
@@ -400,6 +406,10 @@ func TestSpecSchemasAcceptGoValues(t *testing.T) {
 		{"wordcount job", "Job", job.View{ID: "x", Type: job.TypeWordcount, Status: job.StatusSucceeded,
 			Input: &job.WordcountInput{URL: "https://example.com/", Top: 10}, CreatedAt: &ts}},
 		{"empty list", "JobList", api.JobList{Jobs: []job.View{}}},
+		{"status event", "StatusEvent", job.StatusChange{ID: "x", Status: job.StatusFailed, Error: &job.Error{Type: job.FailInvalidInput, Message: "m"}}},
+		{"step event", "StepEvent", job.StepChange{ID: "x", Index: 1, Step: job.Step{Name: "ocr", Status: job.StatusRunning, Attempt: 2, StartedAt: &ts, Worker: "w"}}},
+		{"progress event", "ProgressEvent", job.ProgressChange{ID: "x", Step: "sum", Done: 1, Total: 10}},
+		{"stream token", "StreamToken", api.StreamToken{Token: "dst1.a.b", ExpiresAt: ts, URL: "/jobs/x/events?token=dst1.a.b"}},
 		{"list", "JobList", api.JobList{Jobs: []job.View{summary, {ID: "y", Type: job.TypeDocument, Status: job.StatusQueued, CreatedAt: &ts}}, NextPageToken: "abc"}},
 		{"summary", "JobSummary", summary},
 		{"sum result", "Result", api.Result{ID: "x", Type: job.TypeSum, Status: job.StatusSucceeded,

@@ -70,6 +70,9 @@ func setup(ctx workflow.Context, jobType string, in job.Input) (*jobRun, error) 
 	// Step events keep arriving while a canceled step winds down.
 	events, _ := workflow.NewDisconnectedContext(ctx)
 	workflow.Go(events, r.watchSteps)
+	if err := r.trackEvents(events); err != nil {
+		return nil, err
+	}
 	if err := in.Normalize(); err != nil {
 		r.fail(job.Error{Type: job.FailInvalidInput, Message: err.Error()})
 		r.publishStatus(ctx)

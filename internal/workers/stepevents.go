@@ -56,6 +56,15 @@ type stepInbound struct {
 	runID    string
 	lastSent time.Time
 	sending  bool
+	// again: a send was asked for while a signal was on its way; it goes
+	// out when that one has landed.
+	again bool
+	// trailing sends the progress of a heartbeat that came too soon after
+	// the last signal, once the interval has passed, so that no heartbeat
+	// waits for the next one (which may be seconds away, an OCR page)
+	// to be told; ended stops it when the step returns.
+	trailing *time.Timer
+	ended    bool
 }
 
 func (a *stepInbound) Init(outbound interceptor.ActivityOutboundInterceptor) error {
@@ -86,8 +95,21 @@ func (a *stepInbound) ExecuteActivity(ctx context.Context, in *interceptor.Execu
 		// never in lists, which lag by about as much anyway.
 		timer := time.AfterFunc(startSignalDelay, func() { a.send(true) })
 		defer timer.Stop()
+		defer a.end()
 	}
 	return a.Next.ExecuteActivity(ctx, in)
+}
+
+// end stops the step's pending progress signal: the step's result now
+// carries its final progress.
+func (a *stepInbound) end() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ended = true
+	if a.trailing != nil {
+		a.trailing.Stop()
+		a.trailing = nil
+	}
 }
 
 // startSignalDelay is how long a step runs before its start is signalled.
@@ -120,19 +142,35 @@ func (a *stepInbound) progress(details []any) {
 	}
 	a.mu.Lock()
 	a.ev.Progress = p
-	// Progress goes out only once the start has (the start carries it).
-	due := !a.lastSent.IsZero() && time.Since(a.lastSent) >= a.events.interval
+	// Progress goes out only once the start has (the start carries it),
+	// at most once per interval: now, or when the interval is over.
+	started := !a.lastSent.IsZero()
+	wait := a.events.interval - time.Since(a.lastSent)
+	due := started && wait <= 0
+	if started && !due && a.trailing == nil && !a.ended {
+		a.trailing = time.AfterFunc(wait, func() {
+			a.mu.Lock()
+			a.trailing = nil
+			ended := a.ended
+			a.mu.Unlock()
+			if !ended {
+				a.send(false)
+			}
+		})
+	}
 	a.mu.Unlock()
 	if due {
 		a.send(false)
 	}
 }
 
-// send signals the current event unless a signal is already on its way
-// (the first, start, signal is always sent).
+// send signals the current event; while a signal is on its way, the
+// current event goes out once it has landed (the first, start, signal is
+// always sent at once).
 func (a *stepInbound) send(first bool) {
 	a.mu.Lock()
 	if a.sending && !first {
+		a.again = true
 		a.mu.Unlock()
 		return
 	}
@@ -141,13 +179,22 @@ func (a *stepInbound) send(first bool) {
 	ev := a.ev
 	a.mu.Unlock()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
-		defer cancel()
-		// The workflow may have closed meanwhile; nothing depends on it.
-		_ = a.events.client.SignalWorkflow(ctx, a.wfID, a.runID, job.SignalStep, ev)
-		a.mu.Lock()
-		a.sending = false
-		a.mu.Unlock()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+			// The workflow may have closed meanwhile; nothing depends on it.
+			_ = a.events.client.SignalWorkflow(ctx, a.wfID, a.runID, job.SignalStep, ev)
+			cancel()
+			a.mu.Lock()
+			if !a.again || a.ended {
+				a.sending, a.again = false, false
+				a.mu.Unlock()
+				return
+			}
+			a.again = false
+			a.lastSent = time.Now()
+			ev = a.ev
+			a.mu.Unlock()
+		}
 	}()
 }
 

@@ -67,6 +67,14 @@ type Settings struct {
 	EncOCRBlocks int
 	EncOCRDocs   int
 	EncOCRPages  int
+
+	// Scenario 11: EventJobs jobs of EventWorkMS watched for latency, then
+	// EventStreams streams over EventStreamJobs jobs held EventHold.
+	EventJobs       int
+	EventWorkMS     int
+	EventStreams    int
+	EventStreamJobs int
+	EventHold       time.Duration
 }
 
 func settings(short bool) Settings {
@@ -80,6 +88,7 @@ func settings(short bool) Settings {
 			FairRounds: 1, FairA: 60, FairB: 5, FairConc: 32,
 			AuthRounds: 1,
 			EncRounds:  1, EncOCRBlocks: 1, EncOCRDocs: 2, EncOCRPages: 2,
+			EventJobs: 2, EventWorkMS: 4000, EventStreams: 100, EventStreamJobs: 10, EventHold: 5 * time.Second,
 		}
 	}
 	return Settings{
@@ -92,6 +101,7 @@ func settings(short bool) Settings {
 		FairRounds: 3, FairA: 300, FairB: 10, FairConc: 32,
 		AuthRounds: 3,
 		EncRounds:  3, EncOCRBlocks: 4, EncOCRDocs: 3, EncOCRPages: 8,
+		EventJobs: 8, EventWorkMS: 10000, EventStreams: 1000, EventStreamJobs: 100, EventHold: 30 * time.Second,
 	}
 }
 
@@ -289,6 +299,7 @@ func scenarios() []scenario {
 		{3, "Scenario 3: latency floor", floorScenario},
 		{9, "Scenario 9: cost of auth", authScenario},
 		{10, "Scenario 10: cost of encryption", encryptionScenario},
+		{11, "Scenario 11: live job events (SSE)", eventsScenario},
 		{7, "Scenario 7: fairness between tenants", fairnessScenario},
 		{8, "Scenario 8: priority", priorityScenario},
 		{12, "Scenario 12: Celery side by side", celeryScenario},

@@ -105,6 +105,7 @@ func run() error {
 	srv.Tracing = tr
 	srv.Metrics = metrics.NewHTTP(reg, cfg.MetricsTenantLabels)
 	hs := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
+	hs.RegisterOnShutdown(srv.CloseStreams)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 3)
