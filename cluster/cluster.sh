@@ -58,6 +58,10 @@ KEY_FILE=$DATA/api-key
 # Payloads and blobs are encrypted with this key ring, made on first start
 # (or the file DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE names).
 RING_FILE=${DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE:-$DATA/encryption-keys.json}
+# Webhook deliveries to a job's notify URL (when the tenant has no endpoint
+# there) are signed with this secret, made on first start; the workers read
+# it from the file (DOCKET_WEBHOOK_SECRET_FILE), so it is in no environment.
+WEBHOOK_SECRET_FILE=$DATA/webhook-secret
 # Docket's custom search attributes, all Keyword (job.StatusSearchAttribute
 # and job.TenantSearchAttribute; tools/deploytest checks this list).
 SEARCH_ATTRIBUTES=(DocketStatus DocketTenant)
@@ -340,9 +344,11 @@ start_one() {
       launch ui "$UI_SERVER" --root "$ROOT" --config cluster/config --env ui start ;;
     worker-*)
       ensure_ring
+      ensure_webhook_secret
       port=$(metrics_port "$name")
       port_free "$port" || die "port $port ($name metrics) is in use; set DOCKET_CLUSTER_WORKER_METRICS_PORTS"
-      launch "$name" "${DOCKET_ENV[@]}" DOCKET_LOG_LEVEL=info DOCKET_METRICS_ADDR="127.0.0.1:$port" "$BIN/worker" ;;
+      launch "$name" "${DOCKET_ENV[@]}" DOCKET_LOG_LEVEL=info DOCKET_METRICS_ADDR="127.0.0.1:$port" \
+        DOCKET_WEBHOOK_SECRET_FILE="$WEBHOOK_SECRET_FILE" "$BIN/worker" ;;
     api-*)
       port=$(api_port "$name")
       port_free "$port" || die "port $port ($name) is in use; set DOCKET_CLUSTER_API_PORTS"
@@ -435,6 +441,15 @@ ensure_ring() {
   log "made the encryption key ring ${RING_FILE#"$ROOT"/} (keep it: the cluster's jobs and blobs need it)"
 }
 
+# ensure_webhook_secret makes the cluster's webhook signing secret on first
+# start (mode 0600; its path, not its content, is printed).
+ensure_webhook_secret() {
+  [[ -e $WEBHOOK_SECRET_FILE ]] && return 0
+  mkdir -p "$(dirname "$WEBHOOK_SECRET_FILE")"
+  "$BIN/docket-api" webhook-secret new "$WEBHOOK_SECRET_FILE" >/dev/null || die "docket-api webhook-secret new failed"
+  log "made the webhook signing secret ${WEBHOOK_SECRET_FILE#"$ROOT"/} (receivers of notify URLs verify with it)"
+}
+
 start_all() {
   local name
   check_tools
@@ -465,6 +480,7 @@ Docket cluster is running (state and logs in ${DATA#"$ROOT"/}/).
   Metrics       Temporal http://127.0.0.1:$DOCKET_CLUSTER_TEMPORAL_METRICS_PORT/metrics; api-1, api-2 http://127.0.0.1:${API_METRICS_PORTS[0]}/metrics, :${API_METRICS_PORTS[1]}; worker-1, worker-2 http://127.0.0.1:${WORKER_METRICS_PORTS[0]}/metrics, :${WORKER_METRICS_PORTS[1]}
   Blobs         ${DATA#"$ROOT"/}/blobs  (uploads and document outputs, shared by the APIs and workers)
   Logs          ${LOGS#"$ROOT"/}/{postgres,temporal,ui,worker-1,worker-2,api-1,api-2}.log
+  Webhooks      notify URLs without an endpoint are signed with the secret in ${WEBHOOK_SECRET_FILE#"$ROOT"/}
   API key       in ${KEY_FILE#"$ROOT"/} (tenant default; keys file ${KEYS_FILE#"$ROOT"/}, add keys with bin/docket-api keys new --file)
   Try           curl -s -X POST 127.0.0.1:${API_PORTS[0]}/jobs -H "Authorization: Bearer \$(cat ${KEY_FILE#"$ROOT"/})" -H 'Content-Type: application/json' -d '{"type":"sum","input":{"start":1,"end":100}}'
   Chaos         make chaos        Stop: make cluster-stop (or Ctrl-C where \`make cluster\` runs)
@@ -544,6 +560,7 @@ case $cmd in
     echo "DOCKET_CLUSTER_WORKERS=${WORKERS[*]}"
     [[ -s $KEY_FILE ]] && echo "DOCKET_CLUSTER_API_KEY=$(<"$KEY_FILE")"
     echo "DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE=$RING_FILE"
+    echo "DOCKET_CLUSTER_WEBHOOK_SECRET_FILE=$WEBHOOK_SECRET_FILE"
     ;;
   start-one) start_one "${2:?component}" ;;
   stop-one) stop_one "${2:?component}" ;;

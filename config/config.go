@@ -143,6 +143,10 @@ type Config struct {
 	WebhookSecret   webhook.Secret `env:"DOCKET_WEBHOOK_SECRET"`
 	WebhookRetryFor time.Duration  `env:"DOCKET_WEBHOOK_RETRY_FOR" envDefault:"24h"`
 	WebhookTimeout  time.Duration  `env:"DOCKET_WEBHOOK_TIMEOUT" envDefault:"15s"`
+	// WebhookSecretFile names a file holding WebhookSecret instead (what
+	// `docket-api webhook-secret new` writes), so that compose and the
+	// cluster keep the secret out of the environment; Load reads it.
+	WebhookSecretFile string `env:"DOCKET_WEBHOOK_SECRET_FILE"`
 	// MetricsAddr, when set, is where the process serves its Prometheus
 	// metrics at /metrics without API keys: a worker's only metrics
 	// endpoint, the API's second one (GET /metrics on DOCKET_HTTP_ADDR
@@ -180,6 +184,9 @@ const (
 func Load() (Config, error) {
 	c, err := parse(env.Options{})
 	if err != nil {
+		return Config{}, err
+	}
+	if err := c.loadWebhookSecretFile(); err != nil {
 		return Config{}, err
 	}
 	if c.EncryptionKeysFile != "" {
