@@ -62,6 +62,11 @@ RING_FILE=${DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE:-$DATA/encryption-keys.json}
 # there) are signed with this secret, made on first start; the workers read
 # it from the file (DOCKET_WEBHOOK_SECRET_FILE), so it is in no environment.
 WEBHOOK_SECRET_FILE=$DATA/webhook-secret
+# Hosts the APIs and workers may reach although they are loopback or
+# private (DOCKET_FETCH_ALLOW_HOSTS): none unless DOCKET_CLUSTER_FETCH_ALLOW_HOSTS
+# names some. `make chaos CHAOS_FLAGS=-webhooks` sets 127.0.0.1, where its
+# webhook receiver listens, and restarts the APIs and workers with it.
+FETCH_ALLOW_HOSTS=${DOCKET_CLUSTER_FETCH_ALLOW_HOSTS:-}
 # Docket's custom search attributes, all Keyword (job.StatusSearchAttribute
 # and job.TenantSearchAttribute; tools/deploytest checks this list).
 SEARCH_ATTRIBUTES=(DocketStatus DocketTenant)
@@ -305,6 +310,7 @@ DOCKET_ENV=(env -u TEMPORAL_API_KEY -u TEMPORAL_TLS -u TEMPORAL_PROFILE -u TEMPO
   -u TEMPORAL_TLS_CLIENT_CERT_PATH -u TEMPORAL_TLS_CLIENT_KEY_PATH -u TEMPORAL_TLS_SERVER_CA_CERT_PATH
   TEMPORAL_ADDRESS="$TEMPORAL_ADDR" TEMPORAL_NAMESPACE="$NAMESPACE" DOCKET_TASK_QUEUE="$TASK_QUEUE"
   DOCKET_DATA_DIR="$DATA" DOCKET_WORKER_ROLES=all DOCKET_ENCRYPTION_KEYS_FILE="$RING_FILE")
+if [[ -n $FETCH_ALLOW_HOSTS ]]; then DOCKET_ENV+=(DOCKET_FETCH_ALLOW_HOSTS="$FETCH_ALLOW_HOSTS"); fi
 
 wait_ready() { # wait_ready NAME PID
   local name=$1 pid=$2 i

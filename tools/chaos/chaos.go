@@ -16,6 +16,11 @@
 //  4. all workers are down while jobs are submitted: the API keeps
 //     accepting, the jobs show QUEUED, and they complete once workers return.
 //
+// With webhooks on (Config.WebhookSecret), the jobs of scenarios 1, 2 and 4
+// also name a receiver the run serves on loopback as their notify URL, and
+// those scenarios count notifications too: every accepted job's terminal
+// event must arrive, signed, under exactly one webhook-id.
+//
 // `make chaos` runs it against `make cluster` (the Temporal server on
 // PostgreSQL) with tools/cmd/chaos; `make test` runs a shorter version against a
 // dev server (chaos_test.go).
@@ -80,6 +85,9 @@ type Scale struct {
 	QueuedJobs  int
 	// JobDeadline bounds each scenario's wait for its jobs to finish.
 	JobDeadline time.Duration
+	// NotifyWait bounds the wait, once the jobs have ended, for their
+	// terminal events to reach the webhook receiver (with webhooks on).
+	NotifyWait time.Duration
 }
 
 // FullScale is what `make chaos` runs against the cluster.
@@ -89,7 +97,7 @@ func FullScale() Scale {
 		RestartJobs: 8, RestartWorkMS: 10000, ServerDown: 15 * time.Second, DownSubmissions: 4,
 		APIClients: 6, APIJobsPerClient: 15,
 		WorkersDown: 30 * time.Second, QueuedJobs: 12,
-		JobDeadline: 4 * time.Minute,
+		JobDeadline: 4 * time.Minute, NotifyWait: 2 * time.Minute,
 	}
 }
 
@@ -100,7 +108,7 @@ func ShortScale() Scale {
 		RestartJobs: 4, RestartWorkMS: 5000, ServerDown: 6 * time.Second, DownSubmissions: 2,
 		APIClients: 3, APIJobsPerClient: 6,
 		WorkersDown: 12 * time.Second, QueuedJobs: 6,
-		JobDeadline: 3 * time.Minute,
+		JobDeadline: 3 * time.Minute, NotifyWait: time.Minute,
 	}
 }
 
@@ -122,6 +130,14 @@ type Result struct {
 	// Duplicated: keys answered with more than one job id or created more
 	// than once, plus workflows Temporal started that no accepted key names.
 	Duplicated int
+	// With webhooks on, for the scenarios whose jobs name the run's
+	// receiver: NotifyExpected, the accepted jobs that did; Notified,
+	// those whose terminal event arrived (signed, verified); NotifyLost,
+	// those whose terminal event never arrived within Scale.NotifyWait;
+	// NotifyDuplicated, terminal events of one job that arrived under a
+	// second (third…) webhook-id; Redelivered, arrivals of a webhook-id
+	// already seen, which are legitimate retries.
+	NotifyExpected, Notified, NotifyLost, NotifyDuplicated, Redelivered int
 	// Problems are the scenario's own checks that failed.
 	Problems []string
 	// Notes are figures worth printing (resumption, retries, QUEUED checks).
@@ -129,11 +145,18 @@ type Result struct {
 }
 
 // OK reports whether the scenario passed.
-func (r Result) OK() bool { return r.Lost == 0 && r.Duplicated == 0 && len(r.Problems) == 0 }
+func (r Result) OK() bool {
+	return r.Lost == 0 && r.Duplicated == 0 && r.NotifyLost == 0 && r.NotifyDuplicated == 0 && len(r.Problems) == 0
+}
 
 func (r Result) line() string {
-	return fmt.Sprintf("submitted=%d accepted=%d succeeded=%d failed=%d lost=%d duplicated=%d",
+	l := fmt.Sprintf("submitted=%d accepted=%d succeeded=%d failed=%d lost=%d duplicated=%d",
 		r.Submitted, r.Accepted, r.Succeeded, r.Failed, r.Lost, r.Duplicated)
+	if r.NotifyExpected > 0 {
+		l += fmt.Sprintf(" webhooks: notified=%d lost=%d duplicated=%d retried=%d",
+			r.Notified, r.NotifyLost, r.NotifyDuplicated, r.Redelivered)
+	}
+	return l
 }
 
 // Summary is the outcome of a whole run.
@@ -151,6 +174,11 @@ func (s Summary) Total() Result {
 		t.Failed += r.Failed
 		t.Lost += r.Lost
 		t.Duplicated += r.Duplicated
+		t.NotifyExpected += r.NotifyExpected
+		t.Notified += r.Notified
+		t.NotifyLost += r.NotifyLost
+		t.NotifyDuplicated += r.NotifyDuplicated
+		t.Redelivered += r.Redelivered
 		t.Problems = append(t.Problems, r.Problems...)
 	}
 	return t
@@ -184,6 +212,14 @@ type Config struct {
 	RunID string
 	// Only, if set, names the scenarios (1-4) to run.
 	Only []int
+	// WebhookSecret (whsec_…), if set, turns webhooks on: Run starts a
+	// receiver on 127.0.0.1 that verifies with it, the jobs of scenarios
+	// 1 (its sums), 2 and 4 name it as their notify URL, and each of those
+	// scenarios fails unless every accepted job's terminal event arrives
+	// exactly once (by webhook-id). The topology's workers must sign with
+	// it (DOCKET_WEBHOOK_SECRET[_FILE]) and its APIs and workers allow
+	// 127.0.0.1 (DOCKET_FETCH_ALLOW_HOSTS).
+	WebhookSecret string
 }
 
 // Run runs the scenarios one after the other and prints their figures, then
@@ -198,6 +234,17 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			len(cfg.Topology.APIURLs()), len(cfg.Topology.Workers()))
 	}
 	r := &runner{cfg: cfg, api: newAPIClient(cfg.Topology.APIURLs(), cfg.Topology.APIKey()), out: cfg.Out}
+	if cfg.WebhookSecret != "" {
+		// Every third message's first attempt is refused with a 503, so
+		// that the run also sees retries keep their webhook-id.
+		hooks, err := newReceiver(cfg.WebhookSecret, 3)
+		if err != nil {
+			return Summary{}, err
+		}
+		defer hooks.Close()
+		r.hooks = hooks
+		r.logf("webhooks on: jobs of scenarios 1, 2 and 4 notify %s", hooks.url)
+	}
 	scenarios := []struct {
 		n    int
 		name string
@@ -258,6 +305,8 @@ type runner struct {
 	cfg Config
 	api *apiClient
 	out io.Writer
+	// hooks is the webhook receiver; nil with webhooks off.
+	hooks *receiver
 }
 
 func (r *runner) logf(format string, args ...any) {

@@ -16,7 +16,9 @@ import (
 
 // TestChaosShort is the shorter chaos run of `make test`: the four
 // scenarios at ShortScale against the real worker and API binaries (two of
-// each) and a Temporal dev server on a SQLite file. `make chaos` runs them
+// each) and a Temporal dev server on a SQLite file, with webhooks on: the
+// jobs of scenarios 1, 2 and 4 notify the run's receiver, and every
+// accepted job's terminal event must arrive, signed, exactly once. `make chaos` runs them
 // at full scale against the Temporal server on PostgreSQL.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
@@ -48,7 +50,7 @@ func TestChaosShort(t *testing.T) {
 	}
 
 	out := &testWriter{t: t}
-	sum, err := Run(ctx, Config{Topology: topo, Temporal: tc, Scale: ShortScale(), Out: out})
+	sum, err := Run(ctx, Config{Topology: topo, Temporal: tc, Scale: ShortScale(), Out: out, WebhookSecret: topo.hookSecret})
 	out.Flush()
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +64,9 @@ func TestChaosShort(t *testing.T) {
 		}
 		if r.Accepted == 0 || r.Succeeded == 0 {
 			t.Errorf("%s: ran no job (%s)", r.Scenario, r.line())
+		}
+		if wantHooks := !strings.HasPrefix(r.Scenario, "scenario 3:"); wantHooks && (r.NotifyExpected == 0 || r.Notified != r.NotifyExpected) {
+			t.Errorf("%s: webhooks not checked or incomplete (%s)", r.Scenario, r.line())
 		}
 	}
 	if !sum.OK() {

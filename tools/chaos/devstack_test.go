@@ -39,6 +39,10 @@ type devTopology struct {
 	key, keysFile string
 	// ring is the encryption key ring every process uses.
 	ring string
+	// hookSecretFile holds the server's webhook signing secret, which the
+	// workers read from it (DOCKET_WEBHOOK_SECRET_FILE, as compose and the
+	// cluster do); hookSecret is its content, for the run's receiver.
+	hookSecretFile, hookSecret string
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -81,6 +85,17 @@ func newDevTopology(t *testing.T, cli string) *devTopology {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docket-api keyring new: %v\n%s", err, out)
 	}
+	d.hookSecretFile = filepath.Join(dir, "webhook-secret")
+	cmd = exec.Command(d.api, "webhook-secret", "new", d.hookSecretFile)
+	cmd.Env = d.env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docket-api webhook-secret new: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(d.hookSecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.hookSecret = strings.TrimSpace(string(b))
 	t.Cleanup(d.killAll)
 	return d
 }
@@ -138,6 +153,9 @@ func (d *devTopology) env(extra ...string) []string {
 	if d.ring != "" {
 		env = append(env, "DOCKET_ENCRYPTION_KEYS_FILE="+d.ring)
 	}
+	// The run's webhook receiver listens on 127.0.0.1: the APIs accept it
+	// as a notify URL and the workers deliver to it.
+	env = append(env, "DOCKET_FETCH_ALLOW_HOSTS=127.0.0.1")
 	return append(env, extra...)
 }
 
@@ -159,7 +177,7 @@ func (d *devTopology) Start(ctx context.Context, name string) error {
 		cmd.Env = d.env()
 	case strings.HasPrefix(name, "worker-"):
 		cmd = exec.Command(d.worker)
-		cmd.Env = d.env()
+		cmd.Env = d.env("DOCKET_WEBHOOK_SECRET_FILE=" + d.hookSecretFile)
 	case name == "api-1" || name == "api-2":
 		port := d.apiPorts[0]
 		if name == "api-2" {

@@ -40,7 +40,8 @@ func (r *runner) workerKilled(ctx context.Context) Result {
 	s := r.cfg.Scale
 	topo := r.cfg.Topology
 	since := time.Now()
-	subs := r.submitBatch(ctx, "s1", s.KillJobs, func(int) []byte { return sumBody(sumEnd, s.KillWorkMS) }, submitPolicy{MaxAttempts: 10, Deadline: time.Minute})
+	mark := r.hookMark()
+	subs := r.submitBatch(ctx, "s1", s.KillJobs, func(int) []byte { return r.withNotify(sumBody(sumEnd, s.KillWorkMS)) }, submitPolicy{MaxAttempts: 10, Deadline: time.Minute})
 	ids := acceptedIDs(subs)
 
 	prefixes := map[string]string{} // "worker-<pid>@" -> component
@@ -175,6 +176,7 @@ func (r *runner) workerKilled(ctx context.Context) Result {
 	res = r.finish(ctx, res, subs, since)
 	stopWatch()
 	<-watchDone
+	res = r.checkNotifications(ctx, res, ids, mark)
 	views := r.snapshot(ctx, ids)
 	res.Notes = append(res.Notes, fmt.Sprintf("%s killed %s after start with %d of %d jobs on it; %s kept running",
 		victim, killedAt.Sub(since).Round(100*time.Millisecond), len(onVictim), len(ids), survivor))
@@ -316,7 +318,8 @@ func (r *runner) serverRestarted(ctx context.Context) Result {
 	topo := r.cfg.Topology
 	since := time.Now()
 	policy := submitPolicy{MaxAttempts: 60, Deadline: s.ServerDown + 3*time.Minute}
-	subs := r.submitBatch(ctx, "s2", s.RestartJobs, func(int) []byte { return sumBody(sumEnd, s.RestartWorkMS) }, policy)
+	mark := r.hookMark()
+	subs := r.submitBatch(ctx, "s2", s.RestartJobs, func(int) []byte { return r.withNotify(sumBody(sumEnd, s.RestartWorkMS)) }, policy)
 	ids := acceptedIDs(subs)
 	running := r.waitRunning(ctx, ids, len(ids), time.Minute)
 	r.logf("%d of %d jobs running; stopping the Temporal server", running, len(ids))
@@ -335,7 +338,7 @@ func (r *runner) serverRestarted(ctx context.Context) Result {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(i) * s.ServerDown / time.Duration(max(1, s.DownSubmissions)))
-			late[i] = r.api.submit(ctx, r.key("s2-late", i), sumBody(1000, 200), i, policy)
+			late[i] = r.api.submit(ctx, r.key("s2-late", i), r.withNotify(sumBody(1000, 200)), i, policy)
 		}()
 	}
 	sleepUntil(ctx, downAt.Add(s.ServerDown))
@@ -356,6 +359,7 @@ func (r *runner) serverRestarted(ctx context.Context) Result {
 	}
 	all := append(subs, late...)
 	res = r.finish(ctx, res, all, since)
+	res = r.checkNotifications(ctx, res, acceptedIDs(all), mark)
 	retried := 0
 	for _, v := range r.snapshot(ctx, ids) {
 		if st := sumStep(v); st != nil && st.Attempt > 1 {
@@ -460,6 +464,7 @@ func (r *runner) workersDown(ctx context.Context) Result {
 	s := r.cfg.Scale
 	topo := r.cfg.Topology
 	since := time.Now()
+	mark := r.hookMark()
 	for _, w := range topo.Workers() {
 		if err := topo.Stop(ctx, w); err != nil {
 			res.Problems = append(res.Problems, fmt.Sprintf("stop %s: %v", w, err))
@@ -471,7 +476,7 @@ func (r *runner) workersDown(ctx context.Context) Result {
 	policy := submitPolicy{MaxAttempts: 10, Deadline: 30 * time.Second}
 	spacing := s.WorkersDown / 2 / time.Duration(max(1, s.QueuedJobs))
 	for i := range subs {
-		subs[i] = r.api.submit(ctx, r.key("s4", i), sumBody(10000, 500), i, policy)
+		subs[i] = r.api.submit(ctx, r.key("s4", i), r.withNotify(sumBody(10000, 500)), i, policy)
 		time.Sleep(spacing)
 	}
 	ids := acceptedIDs(subs)
@@ -525,6 +530,7 @@ func (r *runner) workersDown(ctx context.Context) Result {
 		}
 	}
 	res = r.finish(ctx, res, subs, since)
+	res = r.checkNotifications(ctx, res, ids, mark)
 	res.Notes = append(res.Notes,
 		fmt.Sprintf("workers down for %s: %d of %d submissions accepted with 202 at once, %d showed QUEUED in GET /jobs/{id}, %d in GET /jobs?status=QUEUED",
 			downFor.Round(100*time.Millisecond), firstTry, len(subs), queued, listed),

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +29,7 @@ func main() {
 	short := flag.Bool("short", false, "run the shorter scale of `make test`")
 	only := flag.String("only", "", "comma-separated scenarios to run (1-4); all by default")
 	limit := flag.Duration("timeout", 30*time.Minute, "bound of the whole run")
+	webhooks := flag.Bool("webhooks", false, "give the jobs of scenarios 1, 2 and 4 a notify URL on a loopback receiver and require each terminal event to arrive once; restarts the cluster's APIs and workers with DOCKET_CLUSTER_FETCH_ALLOW_HOSTS=127.0.0.1 first")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -35,16 +37,22 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
 
-	if err := run(ctx, *script, *short, *only); err != nil {
+	if err := run(ctx, *script, *short, *only, *webhooks); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, script string, short bool, only string) error {
+func run(ctx context.Context, script string, short bool, only string, webhooks bool) error {
 	topo, err := chaos.NewScriptTopology(ctx, script)
 	if err != nil {
 		return err
+	}
+	var secret string
+	if webhooks {
+		if secret, err = allowReceiver(ctx, topo); err != nil {
+			return err
+		}
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
 	tc, err := client.NewLazyClient(client.Options{
@@ -80,6 +88,8 @@ func run(ctx context.Context, script string, short bool, only string) error {
 		Scale:    scale,
 		Out:      os.Stdout,
 		Only:     scenarios,
+		// "" leaves webhooks off.
+		WebhookSecret: secret,
 	})
 	if err != nil {
 		return err
@@ -89,4 +99,39 @@ func run(ctx context.Context, script string, short bool, only string) error {
 		return fmt.Errorf("FAILED: lost=%d duplicated=%d, %d problems", t.Lost, t.Duplicated, len(t.Problems))
 	}
 	return nil
+}
+
+// allowReceiver prepares the cluster for the run's webhook receiver on
+// 127.0.0.1: the APIs must accept it as a notify URL and the workers
+// deliver to it, which the egress guard refuses unless the host is allowed.
+// The setting goes to this process's environment, so that every component
+// the run restarts through the script keeps it, and each API and worker is
+// restarted with it now. It returns the cluster's webhook signing secret,
+// which the receiver verifies with.
+func allowReceiver(ctx context.Context, topo *chaos.ScriptTopology) (string, error) {
+	hosts := os.Getenv("DOCKET_CLUSTER_FETCH_ALLOW_HOSTS")
+	if !slices.Contains(strings.Split(hosts, ","), "127.0.0.1") {
+		hosts = strings.TrimPrefix(hosts+",127.0.0.1", ",")
+		if err := os.Setenv("DOCKET_CLUSTER_FETCH_ALLOW_HOSTS", hosts); err != nil {
+			return "", err
+		}
+	}
+	for _, name := range append(topo.Workers(), topo.APIs()...) {
+		fmt.Printf("chaos: restarting %s with DOCKET_CLUSTER_FETCH_ALLOW_HOSTS=%s (webhooks on)\n", name, hosts)
+		if err := topo.Stop(ctx, name); err != nil {
+			return "", fmt.Errorf("restart %s: %w", name, err)
+		}
+		if err := topo.Start(ctx, name); err != nil {
+			return "", fmt.Errorf("restart %s: %w", name, err)
+		}
+	}
+	file := topo.WebhookSecretFile()
+	if file == "" {
+		return "", fmt.Errorf("%s env names no DOCKET_CLUSTER_WEBHOOK_SECRET_FILE", topo.Script)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("the cluster's webhook secret (made when a worker starts): %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
