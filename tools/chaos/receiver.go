@@ -231,9 +231,43 @@ func (r *runner) checkNotifications(ctx context.Context, res Result, ids []strin
 		sleepUntil(ctx, time.Now().Add(time.Second))
 		t = r.hooks.tally(ids)
 	}
+	// The jobs' views must record what the receiver saw: each notified
+	// job's delivery of its terminal event to the receiver as delivered.
+	// The delivery workflow closes just after the receiver's answer, so
+	// read the views again until they do, within what is left of the wait.
+	var views map[string]job.View
+	recorded := map[string]job.Notification{}
+	for {
+		views = r.snapshot(ctx, ids)
+		for id, v := range views {
+			for _, n := range v.Notifications {
+				if n.URL == r.hooks.url && n.Event == job.EventOf(v.Status) && n.Status == job.NotificationDelivered {
+					recorded[id] = n
+				}
+			}
+		}
+		if len(recorded) >= len(t.terminal) || time.Now().After(end) || ctx.Err() != nil {
+			break
+		}
+		sleepUntil(ctx, time.Now().Add(300*time.Millisecond))
+	}
 	final := map[string]job.Status{}
-	for id, v := range r.snapshot(ctx, ids) {
+	for id, v := range views {
 		final[id] = v.Status
+	}
+	var unrecorded []string
+	retriedInView := 0
+	for id := range t.terminal {
+		n, ok := recorded[id]
+		if !ok {
+			unrecorded = append(unrecorded, shortID(id))
+		} else if n.Attempts > 1 {
+			retriedInView++
+		}
+	}
+	sort.Strings(unrecorded)
+	if len(unrecorded) > 0 {
+		res.Problems = append(res.Problems, fmt.Sprintf("%d jobs' views do not show the terminal event the receiver accepted as delivered: %s", len(unrecorded), joinLimited(unrecorded, 5)))
 	}
 	res.NotifyExpected += len(ids)
 	var lost, dups, wrong []string
@@ -282,6 +316,7 @@ func (r *runner) checkNotifications(ctx context.Context, res Result, ids []strin
 		res.Problems = append(res.Problems, fmt.Sprintf("%d deliveries failed signature verification: %s", len(bad), joinLimited(bad, 3)))
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("webhooks: %d of %d accepted jobs' terminal events arrived, signed (verified with the Standard Webhooks library), %s after the jobs ended; %d arrived more than once under the same webhook-id (%d after a 503 the receiver gave on purpose, %d redelivered after a 2xx)",
-		notified, len(ids), allIn.Round(100*time.Millisecond), retried, refusedRetried, redelivered))
+		notified, len(ids), allIn.Round(100*time.Millisecond), retried, refusedRetried, redelivered),
+		fmt.Sprintf("webhooks: the job views show %d of them delivered, %d after more than one attempt", len(recorded), retriedInView))
 	return res
 }

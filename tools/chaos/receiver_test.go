@@ -23,7 +23,8 @@ import (
 // (notified), once but retried under the same webhook-id (notified and
 // retried, not a duplicate), under two webhook-ids (duplicated), never
 // (lost), only with a bad signature (lost, and a problem), and with an
-// event its status does not match (a problem).
+// event its status does not match (a problem); and a job whose view does
+// not record the delivery the receiver accepted (a problem).
 func TestCheckNotificationsCountsLossesAndDuplicates(t *testing.T) {
 	secret, err := webhook.NewSecret()
 	require.NoError(t, err)
@@ -40,7 +41,12 @@ func TestCheckNotificationsCountsLossesAndDuplicates(t *testing.T) {
 	}
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimPrefix(r.URL.Path, "/jobs/")
-		_ = json.NewEncoder(w).Encode(job.View{ID: id, Type: job.TypeSum, Status: statuses[id]})
+		v := job.View{ID: id, Type: job.TypeSum, Status: statuses[id]}
+		// Every job's view records its delivery, but retried's.
+		if id != "retried" {
+			v.Notifications = []job.Notification{{URL: rc.url, Event: job.EventOf(v.Status), Status: job.NotificationDelivered, Attempts: 1}}
+		}
+		_ = json.NewEncoder(w).Encode(v)
 	}))
 	t.Cleanup(api.Close)
 
@@ -83,7 +89,7 @@ func TestCheckNotificationsCountsLossesAndDuplicates(t *testing.T) {
 	require.Equal(t, 1, res.Redelivered, "retried's second arrival")
 	require.False(t, res.OK(), "a run with lost and duplicated notifications passed")
 	problems := strings.Join(res.Problems, "\n")
-	for _, p := range []string{"never arrived", "different webhook-ids", "wrong ended SUCCEEDED but was delivered job.failed", "signature verification"} {
+	for _, p := range []string{"never arrived", "different webhook-ids", "wrong ended SUCCEEDED but was delivered job.failed", "signature verification", "views do not show the terminal event the receiver accepted as delivered: retried"} {
 		require.Contains(t, problems, p)
 	}
 	require.Contains(t, res.line(), "webhooks: notified=5 lost=2 duplicated=1 retried=1")
