@@ -2,7 +2,9 @@
 // native cluster of `make cluster` (see package chaos) and prints, for each,
 // jobs submitted / accepted / succeeded / failed / lost / duplicated, then
 // one summary line. It exits 1 if a job was lost or duplicated or a
-// scenario's own check failed. `make chaos` runs it.
+// scenario's own check failed. `make chaos` runs it. With -webhooks the jobs
+// of scenarios 1, 2 and 4 also notify a receiver on loopback, and each
+// accepted job's terminal event must arrive exactly once.
 package main
 
 import (
@@ -96,7 +98,8 @@ func run(ctx context.Context, script string, short bool, only string, webhooks b
 	}
 	if !sum.OK() {
 		t := sum.Total()
-		return fmt.Errorf("FAILED: lost=%d duplicated=%d, %d problems", t.Lost, t.Duplicated, len(t.Problems))
+		return fmt.Errorf("FAILED: lost=%d duplicated=%d, webhooks lost=%d duplicated=%d, %d problems",
+			t.Lost, t.Duplicated, t.NotifyLost, t.NotifyDuplicated, len(t.Problems))
 	}
 	return nil
 }
