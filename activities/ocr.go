@@ -75,11 +75,7 @@ type pageJob struct {
 // every OCR worker.
 func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 	var out job.StepOutput[job.OCRResult]
-	a, err := a.forTenant(in.Tenant)
-	if err != nil {
-		return out, err
-	}
-	doc, err := a.localCopy(ctx, in.DocumentID)
+	a, doc, err := a.open(ctx, in.Tenant, in.DocumentID)
 	if err != nil {
 		return out, err
 	}
@@ -156,11 +152,7 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 // it is done. A retry resumes page-exactly, as the ocr activity does.
 func (a *DocumentActivities) OCRPages(ctx context.Context, in job.OCRPagesInput) (job.StepOutput[job.OCRPagesResult], error) {
 	var out job.StepOutput[job.OCRPagesResult]
-	a, err := a.forTenant(in.Tenant)
-	if err != nil {
-		return out, err
-	}
-	doc, err := a.localCopy(ctx, in.DocumentID)
+	a, doc, err := a.open(ctx, in.Tenant, in.DocumentID)
 	if err != nil {
 		return out, err
 	}
@@ -201,6 +193,17 @@ func (a *DocumentActivities) OCRAssemble(ctx context.Context, in job.OCRAssemble
 	out.Result = res
 	out.Report = report(ctx, a.Worker)
 	return out, nil
+}
+
+// open returns the activities working in the tenant's part of the store
+// and a local copy of the document, which the caller removes.
+func (a *DocumentActivities) open(ctx context.Context, tenant, id string) (*DocumentActivities, ocrDocument, error) {
+	a, err := a.forTenant(tenant)
+	if err != nil {
+		return nil, ocrDocument{}, err
+	}
+	doc, err := a.localCopy(ctx, id)
+	return a, doc, err
 }
 
 // split cuts pages into batches of at most size pages.
