@@ -306,7 +306,7 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 	}
 	reads := r.countReads(since, markers, recorded, victim, &res)
 	pagesOK := r.checkPages(ctx, id, markers)
-	res.Notes = append(res.Notes, fmt.Sprintf("document job %s: %d-page scanned PDF; %s was killed %s after the start while %s had pages %v of %d recorded; %s; %s on %s, %s; workers of the ocr step: %s; %s; pages %s",
+	res.Notes = append(res.Notes, fmt.Sprintf("document job %s: %d-page scanned PDF; %s was killed %s after the start while %s had recorded pages %v of its %d; %s; %s on %s, %s; workers of the ocr step: %s; %s; pages %s",
 		shortID(id), s.DocPages, victim, killedAt.Sub(since).Round(100*time.Millisecond), target.id, recorded, target.beat.Total,
 		handover, target.id, survivor, cause, strings.Join(took, ", "), reads, pagesOK))
 	if pagesOK != "correct" {
