@@ -56,7 +56,14 @@ func (t *ScriptTopology) APIURLs() []string { return strings.Fields(t.env["DOCKE
 
 // APIKey is the key the cluster's replicas accept (DOCKET_CLUSTER_API_KEY
 // of the script's env); "" when they serve without keys.
-func (t *ScriptTopology) APIKey() string          { return t.env["DOCKET_CLUSTER_API_KEY"] }
+func (t *ScriptTopology) APIKey() string { return t.env["DOCKET_CLUSTER_API_KEY"] }
+
+// EncryptionKeysFile is the cluster's key ring
+// (DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE of the script's env).
+func (t *ScriptTopology) EncryptionKeysFile() string {
+	return t.env["DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE"]
+}
+
 func (t *ScriptTopology) APIs() []string          { return strings.Fields(t.env["DOCKET_CLUSTER_APIS"]) }
 func (t *ScriptTopology) Workers() []string       { return strings.Fields(t.env["DOCKET_CLUSTER_WORKERS"]) }
 func (t *ScriptTopology) TemporalAddress() string { return t.env["TEMPORAL_ADDRESS"] }
