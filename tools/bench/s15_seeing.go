@@ -255,8 +255,8 @@ func seeingReport(b *Bench, sec *Section, set Settings, sides []*apiSide, scr *s
 		"**On:** the API and the worker have `%s` (a Prometheus listener on loopback, which this program scrapes every %s, both processes, as a Prometheus would) "+
 		"and `%s` pointing at an OTLP/HTTP receiver on loopback in this program that decodes every export with the OpenTelemetry Collector's pdata module "+
 		"(internal/tracing/tracingtest), with the SDK's default sampler (parent-based, always on) and batcher: every request, workflow and step is a span. "+
-		"**Off:** neither variable. The API counts its metrics in memory either way (they also back `GET /metrics`), so *off* saves the listener, the scrapes and the traces, "+
-		"not the counting. **Floor:** one trivial job at a time as scenario 3 runs them, %d blocks of %d jobs per side in turn A B B A …, the first %d of each block not counted. "+
+		"**Off:** neither variable. The API counts its metrics (its own and the Temporal SDK's) either way, as they also back `GET /metrics`, so for the API *off* saves the listener, "+
+		"the scrapes and the traces, not the counting; the worker without the variable counts nothing (the SDK's no-op metrics handler, no step metrics). **Floor:** one trivial job at a time as scenario 3 runs them, %d blocks of %d jobs per side in turn A B B A …, the first %d of each block not counted. "+
 		"**Throughput:** scenario 2's load, %d blocks of %d jobs per side with %d concurrent clients, in turn A B B A …; ratios compare median blocks. Target: the two within %.0f%%.",
 		envMetricsAddr, seeScrapeEvery, envOTLPEndpoint, seeRounds(set)*2, set.FloorBlock, set.FloorSkip, set.TrivialBlocks, set.TrivialJobs, set.TrivialConc, 100*seeTargetGap)
 	floorT := b.target("15", fmt.Sprintf("latency floor (p50) with metrics and tracing within %.0f%% of without", 100*seeTargetGap),

@@ -122,6 +122,11 @@ func TestAcceptExplain(t *testing.T) {
 	require.Contains(t, got, "7.50 ms in all per accepted start, the direct SDK 5.80")
 	require.Contains(t, got, "server's +1.00")
 	require.Contains(t, got, "this program's -0.30")
-	require.Contains(t, got, "not one slow step")
+	require.Contains(t, got, "No step of the API's own is the cause")
 	require.Contains(t, mk(100).explain(nil), "worth a look")
+}
+
+func TestSpread(t *testing.T) {
+	require.Zero(t, spread(nil))
+	require.InDelta(t, 0.5, spread([]float64{6.1, 6.5, 6.0, 6.3}), 1e-9)
 }
