@@ -304,7 +304,7 @@ func (a *acceptProf) explain(e2e *apiSide) string {
 		"Docket's own code in the handler, everything but the start call, %.3f (the strict JSON decode and body read %.3f, validation and fingerprint %.3f, "+
 		"the JSON answer %.3f; the router %.3f, logging %.3f, metrics %.3f; authentication none without a keys file, the idempotency id none as the load sends no Idempotency-Key, "+
 		"the encryption codec none without a key ring: scenarios 9 and 10 measure those); "+
-		"the Go scheduler handing each request between goroutines %.3f and the GC %.3f. By where the time is spent itself, the kernel (loopback sockets: HTTP in, gRPC out) is %.3f ms and the Go runtime %.3f. ",
+		"the Go scheduler handing each request between goroutines %.3f and the GC %.3f. By self time, the kernel (loopback sockets: HTTP in, gRPC out) is %.3f ms and the Go runtime %.3f. ",
 		apiMS, a.bucket("execute"), a.bucket("grpc"), httpOnly, docket, a.bucket("decode"), a.bucket("prepare"), a.bucket("answer"), a.bucket("router"), a.bucket("log"), a.bucket("metrics"),
 		a.bucket("sched"), a.bucket("gc"), kernel, runtimeSelf)
 	var each []string
