@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	// The one Docket package the harness links: a test receiver that
+	// depends on the Collector's pdata and gRPC only, not on the code
+	// being measured.
 	"github.com/docket-dev/docket/internal/tracing/tracingtest"
 )
 
