@@ -305,6 +305,7 @@ func scenarios() []scenario {
 		{12, "Scenario 12: Celery side by side", celeryScenario},
 		{13, "Scenario 13: a worker killed mid-task, Docket and Celery", lossScenario},
 		{14, "Scenario 14: documents at scale", scaleScenario},
+		{15, "Scenario 15: the cost of seeing (metrics and tracing)", seeingScenario},
 		{2, "Scenario 2: trivial jobs end to end", trivialScenario},
 		{5, "Scenario 5: OCR pipeline", ocrScenario},
 		{1, "Scenario 1: accept path", acceptScenario},
