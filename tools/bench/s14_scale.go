@@ -727,7 +727,7 @@ func scaleReport(ctx context.Context, b *Bench, srv *Server, sec *Section, sz sc
 		"Scanned PDFs are generated with `tools/testdocs` (Go Regular at %d px per em at 300 DPI, five lines a page, %d distinct page images in turn, "+
 		"each with its marker word; every document carries its own name in its pages, so each is new to the OCR cache). "+
 		"Every page's text is checked for its marker (of the text-layer PDF, 50 pages spread over it).",
-		par, 2*par, sz.textPages, ocrPX, scaleImages)
+		par, par, sz.textPages, ocrPX, scaleImages)
 	if sz.loadPages < 500 || sz.tputPages < 200 {
 		sec.Para("Scaled down from the issue's 500 and 200 scanned pages to %d and %d: on this machine tesseract reads about one page per second per core, "+
 			"so the issue's sizes would take over half an hour with the baselines; the loaded document still runs many times longer than a one-page job.",
