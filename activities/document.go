@@ -50,7 +50,7 @@ type DocumentActivities struct {
 	// MaxPages is the longest document the ocr step reads (0:
 	// DefaultMaxPages); a longer one fails with too_many_pages.
 	MaxPages int
-	// BatchPages is how many pages one ocr_pages activity reads (0: two per
+	// BatchPages is how many pages one ocr_pages activity reads (0: one per
 	// page worker, see batchPages).
 	BatchPages int
 	// NoCache turns the OCR page cache off.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/docket-dev/docket/internal/egress"
 	"github.com/docket-dev/docket/internal/webhook"
+	"github.com/docket-dev/docket/internal/webhook/endpoints"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 )
@@ -45,7 +46,7 @@ type NotifyActivities struct {
 	// Endpoints are the tenants' registered endpoints and their secrets;
 	// nil (no blob store) delivers only per-job receivers, signed with
 	// ServerSecret.
-	Endpoints *webhook.Store
+	Endpoints *endpoints.Store
 	// HTTP posts deliveries: NewWebhookClient, through the egress guard.
 	HTTP *http.Client
 	// ServerSecret (DOCKET_WEBHOOK_SECRET) signs a per-job receiver's
@@ -187,7 +188,7 @@ func (a *NotifyActivities) Deliver(ctx context.Context, d job.Delivery) (job.Ste
 		return done(job.DeliveryOutcome{Status: job.NotificationDelivered, Attempts: attempt, LastStatusCode: code, DeliveredAt: &now})
 	case code == http.StatusGone:
 		if d.Target.EndpointID != "" && a.Endpoints != nil {
-			if err := a.Endpoints.MarkGone(ctx, d.Tenant, d.Target.EndpointID, time.Now()); err != nil && !errors.Is(err, webhook.ErrNotFound) {
+			if err := a.Endpoints.MarkGone(ctx, d.Tenant, d.Target.EndpointID, time.Now()); err != nil && !errors.Is(err, endpoints.ErrNotFound) {
 				return job.StepOutput[job.DeliveryOutcome]{}, fmt.Errorf("mark endpoint %s gone: %w", d.Target.EndpointID, err)
 			}
 		}
@@ -212,7 +213,7 @@ func (a *NotifyActivities) secrets(ctx context.Context, d job.Delivery) (secrets
 			return nil, false, noSecret("this worker has no blob store to read the endpoint from")
 		}
 		e, err := a.Endpoints.Get(ctx, d.Tenant, d.Target.EndpointID)
-		if errors.Is(err, webhook.ErrNotFound) {
+		if errors.Is(err, endpoints.ErrNotFound) {
 			return nil, false, noSecret("the endpoint was deleted")
 		}
 		if err != nil {

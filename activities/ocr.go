@@ -30,6 +30,8 @@ const (
 	// history stays a few thousand events however long it is (Temporal
 	// warns at 10,240 events and refuses 51,200), without Continue-As-New.
 	maxBatches = 250
+	// storeWorkers is how many text-layer pages an attempt stores at once.
+	storeWorkers = 8
 )
 
 // OCRProgress is the heartbeat of the ocr and ocr_pages activities:
@@ -75,11 +77,7 @@ type pageJob struct {
 // every OCR worker.
 func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.StepOutput[job.OCRResult], error) {
 	var out job.StepOutput[job.OCRResult]
-	a, err := a.forTenant(in.Tenant)
-	if err != nil {
-		return out, err
-	}
-	doc, err := a.localCopy(ctx, in.DocumentID)
+	a, doc, err := a.open(ctx, in.Tenant, in.DocumentID)
 	if err != nil {
 		return out, err
 	}
@@ -110,17 +108,14 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 		return out, err
 	}
 	// The text layer's pages and the cached ones first: no tesseract.
-	var rest []int
+	// Storing them is blob-store I/O, not CPU: many at once.
+	var inLayer, rest []int
 	for n := 1; n <= doc.pages; n++ {
 		if progress.has(n) {
 			continue
 		}
 		if _, ok := layer.Page(n); ok {
-			ref, err := a.readPage(ctx, pj, doc, layer, n)
-			if err != nil {
-				return out, documentError(err)
-			}
-			progress.record(ctx, ref)
+			inLayer = append(inLayer, n)
 			continue
 		}
 		if ref, ok := a.fromCache(ctx, pj, n); ok {
@@ -128,6 +123,9 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 			continue
 		}
 		rest = append(rest, n)
+	}
+	if err := a.readPages(ctx, pj, doc, layer, inLayer, progress, storeWorkers); err != nil {
+		return out, err
 	}
 	if batch := a.batchPages(len(rest)); in.FanOut && len(rest) > batch {
 		out.Result = job.OCRResult{Pages: doc.pages, Plan: &job.OCRPlan{Batches: split(rest, batch)}}
@@ -138,7 +136,7 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 		activity.GetLogger(ctx).Info("sharing the document's pages out", "pages", doc.pages, "ocr_pages", len(rest), "batches", len(out.Result.Plan.Batches))
 		return out, nil
 	}
-	if err := a.readPages(ctx, pj, doc, nil, rest, progress); err != nil {
+	if err := a.readPages(ctx, pj, doc, nil, rest, progress, a.parallelism()); err != nil {
 		return out, err
 	}
 	res, err := a.assemble(ctx, in.JobID, doc.pages, progress.refs())
@@ -156,11 +154,7 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 // it is done. A retry resumes page-exactly, as the ocr activity does.
 func (a *DocumentActivities) OCRPages(ctx context.Context, in job.OCRPagesInput) (job.StepOutput[job.OCRPagesResult], error) {
 	var out job.StepOutput[job.OCRPagesResult]
-	a, err := a.forTenant(in.Tenant)
-	if err != nil {
-		return out, err
-	}
-	doc, err := a.localCopy(ctx, in.DocumentID)
+	a, doc, err := a.open(ctx, in.Tenant, in.DocumentID)
 	if err != nil {
 		return out, err
 	}
@@ -172,7 +166,7 @@ func (a *DocumentActivities) OCRPages(ctx context.Context, in job.OCRPagesInput)
 	progress.keepResumed(ctx)
 	ticker := startHeartbeatTicker(ctx, a.beatEvery(), progress)
 	defer ticker.Stop()
-	if err := a.readPages(ctx, pj, doc, nil, in.Pages, progress); err != nil {
+	if err := a.readPages(ctx, pj, doc, nil, in.Pages, progress, a.parallelism()); err != nil {
 		return out, err
 	}
 	for _, r := range progress.refs() {
@@ -201,6 +195,17 @@ func (a *DocumentActivities) OCRAssemble(ctx context.Context, in job.OCRAssemble
 	out.Result = res
 	out.Report = report(ctx, a.Worker)
 	return out, nil
+}
+
+// open returns the activities working in the tenant's part of the store
+// and a local copy of the document, which the caller removes.
+func (a *DocumentActivities) open(ctx context.Context, tenant, id string) (*DocumentActivities, ocrDocument, error) {
+	a, err := a.forTenant(tenant)
+	if err != nil {
+		return nil, ocrDocument{}, err
+	}
+	doc, err := a.localCopy(ctx, id)
+	return a, doc, err
 }
 
 // split cuts pages into batches of at most size pages.
@@ -411,16 +416,17 @@ func (a *DocumentActivities) textLayer(ctx context.Context, doc ocrDocument, lan
 	return layer, nil
 }
 
-// readPages reads pages (those not done yet) with a pool of page workers
-// (tesseract is single-threaded, see Parallelism), storing and recording
+// readPages reads pages (those not done yet) with a pool of workers
+// goroutines (for tesseract's pages one per core, see Parallelism: it is
+// single-threaded), storing and recording
 // each. The first failure stops the others and is the attempt's error.
-func (a *DocumentActivities) readPages(ctx context.Context, pj pageJob, doc ocrDocument, layer *ocr.TextLayer, list []int, p *pageProgress) error {
+func (a *DocumentActivities) readPages(ctx context.Context, pj pageJob, doc ocrDocument, layer *ocr.TextLayer, list []int, p *pageProgress, workers int) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan int)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
-	for range max(1, min(a.parallelism(), len(list))) {
+	for range max(1, min(workers, len(list))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -620,15 +626,15 @@ func (a *DocumentActivities) maxPages() int {
 }
 
 // batchPages is how many pages one ocr_pages activity reads, for a
-// document with pending pages left to tesseract: BatchPages, or two per
-// page worker (enough that a batch keeps a worker's cores busy while the
-// next is dispatched, few enough that another job's pages wait at most about
-// a page's time for a worker), and more for a document that would otherwise
-// be shared into more than maxBatches.
+// document with pending pages left to tesseract: BatchPages, or one page
+// per page worker, so that a batch is one round of the worker's cores and
+// another job's task waits about a page's time for the worker's OCR slot;
+// more for a document that would otherwise be shared into more than
+// maxBatches.
 func (a *DocumentActivities) batchPages(pending int) int {
 	size := a.BatchPages
 	if size <= 0 {
-		size = 2 * a.parallelism()
+		size = a.parallelism()
 	}
 	return max(size, (pending+maxBatches-1)/maxBatches)
 }

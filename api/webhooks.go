@@ -14,13 +14,14 @@ import (
 	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/internal/egress"
 	"github.com/docket-dev/docket/internal/webhook"
+	"github.com/docket-dev/docket/internal/webhook/endpoints"
 	"github.com/docket-dev/docket/job"
 )
 
 // Webhooks are the tenants' registered webhook endpoints, as the API
 // serves and resolves them.
 type Webhooks struct {
-	Store *webhook.Store
+	Store *endpoints.Store
 	// Policy vets endpoint URLs when they are registered.
 	Policy egress.Policy
 	// targets caches each tenant's endpoints for job submissions, which
@@ -40,7 +41,7 @@ func NewWebhooks(docs *documents.Store, ring *crypt.Ring, policy egress.Policy) 
 		return nil
 	}
 	return &Webhooks{
-		Store:   webhook.NewStore(docs.Bucket, ring),
+		Store:   endpoints.NewStore(docs.Bucket, ring),
 		Policy:  policy,
 		targets: expirable.NewLRU[string, []job.NotifyTarget](10_000, nil, targetsTTL),
 	}
@@ -92,7 +93,7 @@ type WebhookList struct {
 	Webhooks []WebhookEndpoint `json:"webhooks"`
 }
 
-func endpointView(e webhook.Endpoint, secret webhook.Secret) WebhookEndpoint {
+func endpointView(e endpoints.Endpoint, secret webhook.Secret) WebhookEndpoint {
 	v := WebhookEndpoint{ID: e.ID, URL: e.URL, Events: e.Events, Status: "active", CreatedAt: e.CreatedAt.Truncate(job.TimePrecision), GoneAt: e.GoneAt}
 	if e.GoneAt != nil {
 		v.Status = "gone"
@@ -120,8 +121,8 @@ func (s *Server) withWebhooks(next http.HandlerFunc) http.HandlerFunc {
 			s.unavailable(w, r, "this server has no blob store to keep webhook endpoints in")
 			return
 		}
-		if id, ok := mux.Vars(r)["id"]; ok && !webhook.ValidID(id) {
-			s.fail(w, r, webhook.ErrNotFound)
+		if id, ok := mux.Vars(r)["id"]; ok && !endpoints.ValidID(id) {
+			s.fail(w, r, endpoints.ErrNotFound)
 			return
 		}
 		next(w, r)
@@ -210,11 +211,11 @@ func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request) {
 // not one of them (fail, the one place errors become statuses, asks).
 func (s *Server) webhookProblem(w http.ResponseWriter, r *http.Request, err error) bool {
 	switch {
-	case errors.Is(err, webhook.ErrNotFound):
+	case errors.Is(err, endpoints.ErrNotFound):
 		writeProblem(w, r, http.StatusNotFound, "webhook-not-found", fmt.Sprintf("no webhook endpoint has id %q", mux.Vars(r)["id"]), nil)
-	case errors.Is(err, webhook.ErrTooMany):
+	case errors.Is(err, endpoints.ErrTooMany):
 		writeProblem(w, r, http.StatusConflict, "too-many-webhooks", err.Error(), nil)
-	case errors.Is(err, webhook.ErrUnavailable):
+	case errors.Is(err, endpoints.ErrUnavailable):
 		s.Log.Warn("blob store unavailable", "path", r.URL.Path, "error", err)
 		s.unavailable(w, r, "the blob store is not reachable; try again shortly")
 	default:

@@ -20,6 +20,7 @@ import (
 	"github.com/docket-dev/docket/internal/egress"
 	"github.com/docket-dev/docket/internal/egress/egresstest"
 	"github.com/docket-dev/docket/internal/webhook"
+	"github.com/docket-dev/docket/internal/webhook/endpoints"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/tools/teststack"
 )
@@ -562,7 +563,7 @@ func TestWebhookEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, first.Text(), second.Text())
 	require.NotNil(t, rotated.PreviousSecretExpiresAt)
-	require.WithinDuration(t, time.Now().Add(webhook.RotationOverlap), *rotated.PreviousSecretExpiresAt, time.Minute)
+	require.WithinDuration(t, time.Now().Add(endpoints.RotationOverlap), *rotated.PreviousSecretExpiresAt, time.Minute)
 
 	r := ta.as(t, "acme", http.MethodPost, "/jobs", sumBody(0), nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "body: %s", r.Body)

@@ -78,7 +78,7 @@ type Config struct {
 	// alone (page_timeout) and the job goes on with the others.
 	OCRPageTimeout time.Duration `env:"DOCKET_OCR_PAGE_TIMEOUT" envDefault:"2m"`
 	// OCRBatchPages is how many pages of a long document one ocr_pages
-	// activity reads (0: two per page worker).
+	// activity reads (0: one per page worker).
 	OCRBatchPages int `env:"DOCKET_OCR_BATCH_PAGES"`
 	// OCRCache keeps the text tesseract read of each page, per tenant, so
 	// that a second job on the same document reads none again.

@@ -15,6 +15,8 @@ PYTHON=/usr/bin/python3
 
 say() { echo "bench-deps: $*"; }
 die() { echo "bench-deps: $*" >&2; exit 1; }
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 
 present() {
   command -v redis-server >/dev/null 2>&1 &&
@@ -27,23 +29,9 @@ if present; then
 fi
 say "missing: some of ${PACKAGES[*]}"
 
-command -v apt-get >/dev/null 2>&1 ||
-  die "apt-get not found; install ${PACKAGES[*]} (or their equivalents) by hand, or scenarios 12 and 13 are skipped"
-
-sudo=()
-if ((EUID != 0)); then
-  command -v sudo >/dev/null 2>&1 ||
-    die "not root and sudo not found; run as root: apt-get install ${PACKAGES[*]}"
-  sudo=(sudo)
-fi
-
-say "apt-get update"
-"${sudo[@]}" apt-get update -qq || die "apt-get update failed"
-say "apt-get install ${PACKAGES[*]}"
 # policy-rc.d or systemd may refuse to start Debian's own redis service in
 # a container; the bench starts its own Redis and does not need it.
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" ||
-  die "apt-get install failed"
+apt_install "${PACKAGES[@]}"
 
 present || die "installed ${PACKAGES[*]}, but redis-server or $PYTHON's celery and redis are still missing"
 say "installed ${PACKAGES[*]}"

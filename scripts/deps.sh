@@ -24,6 +24,8 @@ TOOLS=(tesseract pdftotext pdftoppm pdfinfo pdfimages qpdf node npm promtool pro
 
 say() { echo "deps: $*"; }
 die() { echo "deps: $*" >&2; exit 1; }
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 
 missing=()
 PACKAGES=()
@@ -48,23 +50,7 @@ if ((${#missing[@]} == 0)); then
 fi
 say "missing: ${missing[*]}"
 
-command -v apt-get >/dev/null 2>&1 ||
-  die "apt-get not found; install ${PACKAGES[*]} (or their equivalents) by hand"
-
-# Root installs directly; anyone else needs a working sudo, and a clear
-# message beats apt's permission errors when there is none.
-sudo=()
-if ((EUID != 0)); then
-  command -v sudo >/dev/null 2>&1 ||
-    die "not root and sudo not found; run as root: apt-get install ${PACKAGES[*]}"
-  sudo=(sudo)
-fi
-
-say "apt-get update"
-"${sudo[@]}" apt-get update -qq || die "apt-get update failed"
-say "apt-get install ${PACKAGES[*]}"
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" ||
-  die "apt-get install failed"
+apt_install "${PACKAGES[@]}"
 
 # Check again: a package that installed but left a tool or the language data
 # missing (renamed package, held version) must not pass silently.

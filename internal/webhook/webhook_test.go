@@ -16,6 +16,7 @@ import (
 
 	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/internal/webhook"
+	"github.com/docket-dev/docket/internal/webhook/endpoints"
 )
 
 // verifier is the Standard Webhooks reference library's verifier of
@@ -89,14 +90,14 @@ func TestParseSecret(t *testing.T) {
 	}
 }
 
-func openStore(t *testing.T) *webhook.Store {
+func openStore(t *testing.T) *endpoints.Store {
 	t.Helper()
 	b, err := blob.OpenBucket(context.Background(), "file://"+filepath.ToSlash(t.TempDir())+"?create_dir=1&no_tmp_dir=1")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	ring, err := crypt.RandomRing("k1")
 	require.NoError(t, err)
-	return webhook.NewStore(b, ring)
+	return endpoints.NewStore(b, ring)
 }
 
 // Endpoints are kept per tenant, sealed (their secrets never in the
@@ -115,7 +116,7 @@ func TestStore(t *testing.T) {
 	require.NotContains(t, string(raw), secret.Text())
 
 	_, err = s.Get(ctx, "other", e.ID)
-	require.ErrorIs(t, err, webhook.ErrNotFound, "another tenant's endpoint is not found")
+	require.ErrorIs(t, err, endpoints.ErrNotFound, "another tenant's endpoint is not found")
 	list, err := s.List(ctx, "other")
 	require.NoError(t, err)
 	require.Empty(t, list)
@@ -123,7 +124,7 @@ func TestStore(t *testing.T) {
 	rotated, next, err := s.Rotate(ctx, "acme", e.ID, now)
 	require.NoError(t, err)
 	require.Equal(t, []string{next.Text(), secret.Text()}, texts(rotated.Signing(now)))
-	require.Equal(t, []string{next.Text()}, texts(rotated.Signing(now.Add(webhook.RotationOverlap+time.Second))))
+	require.Equal(t, []string{next.Text()}, texts(rotated.Signing(now.Add(endpoints.RotationOverlap+time.Second))))
 
 	require.NoError(t, s.MarkGone(ctx, "acme", e.ID, now))
 	got, err := s.Get(ctx, "acme", e.ID)
@@ -131,8 +132,8 @@ func TestStore(t *testing.T) {
 	require.NotNil(t, got.GoneAt)
 
 	require.NoError(t, s.Delete(ctx, "acme", e.ID))
-	require.ErrorIs(t, s.Delete(ctx, "acme", e.ID), webhook.ErrNotFound)
-	require.ErrorIs(t, s.Delete(ctx, "acme", "not-a-uuid"), webhook.ErrNotFound)
+	require.ErrorIs(t, s.Delete(ctx, "acme", e.ID), endpoints.ErrNotFound)
+	require.ErrorIs(t, s.Delete(ctx, "acme", "not-a-uuid"), endpoints.ErrNotFound)
 }
 
 func texts(ss []webhook.Secret) []string {

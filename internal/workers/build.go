@@ -9,7 +9,7 @@ import (
 	"github.com/docket-dev/docket/config"
 	"github.com/docket-dev/docket/documents"
 	"github.com/docket-dev/docket/entities"
-	"github.com/docket-dev/docket/internal/webhook"
+	"github.com/docket-dev/docket/internal/webhook/endpoints"
 	"github.com/docket-dev/docket/llm"
 	"github.com/docket-dev/docket/ocr"
 )
@@ -38,7 +38,7 @@ func Build(cfg config.Config, identity string) (o Options, release func() error,
 		return Options{}, nil, fmt.Errorf("open blob store: %w", err)
 	}
 	store.Ring = cfg.Ring
-	o.Notify.Endpoints = webhook.NewStore(store.Bucket, cfg.Ring)
+	o.Notify.Endpoints = endpoints.NewStore(store.Bucket, cfg.Ring)
 	if o.Document, err = Documents(cfg, identity, Resources{Docs: store}); err != nil {
 		_ = store.Close()
 		return Options{}, nil, err

@@ -291,7 +291,7 @@ func scenarios() []scenario {
 	// then the other scenarios on servers of their own (the cost of auth,
 	// the cost of encryption, then fairness and priority, which share two
 	// stacks, then the seed's Celery stack beside Docket and a worker killed
-	// on both, 12 and 13) before the main stack starts, then the main stack (footprint
+	// on both, 12 and 13, and long documents, 14) before the main stack starts, then the main stack (footprint
 	// idle, trivial jobs, the OCR pipeline, then the accept path, which
 	// leaves many unpolled workflows behind), then the storage comparison on
 	// servers of its own.
@@ -304,6 +304,8 @@ func scenarios() []scenario {
 		{8, "Scenario 8: priority", priorityScenario},
 		{12, "Scenario 12: Celery side by side", celeryScenario},
 		{13, "Scenario 13: a worker killed mid-task, Docket and Celery", lossScenario},
+		{14, "Scenario 14: documents at scale", scaleScenario},
+		{15, "Scenario 15: the cost of seeing (metrics and tracing)", seeingScenario},
 		{2, "Scenario 2: trivial jobs end to end", trivialScenario},
 		{5, "Scenario 5: OCR pipeline", ocrScenario},
 		{1, "Scenario 1: accept path", acceptScenario},

@@ -7,7 +7,9 @@
 //  1. a worker is killed with SIGKILL in the middle of long sum activities:
 //     the jobs complete on the other worker, and each resumes from its last
 //     heartbeat rather than from the start; then the same for the OCR of a
-//     multi-page scanned PDF, which resumes from the pages it recorded;
+//     multi-page scanned PDF shared out in batches to both workers: the
+//     batch of the killed worker resumes on the other from the pages it
+//     recorded, none of which tesseract reads again;
 //  2. the Temporal server is stopped and restarted while jobs run: every
 //     accepted job reaches a terminal state;
 //  3. an API replica is killed with SIGKILL while clients submit through
@@ -68,7 +70,8 @@ type Scale struct {
 	KillWorkMS int64
 	// Scenario 1's document case: pages of the scanned PDF whose OCR is
 	// interrupted, and their text size in pixels per em (0 pages: no
-	// document case).
+	// document case). They must be more than one batch of the workers'
+	// (DOCKET_OCR_BATCH_PAGES; the short run's workers take 3).
 	DocPages int
 	DocPx    float64
 	// Scenario 2: jobs running when the server stops, their work time, how

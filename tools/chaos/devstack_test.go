@@ -43,6 +43,9 @@ type devTopology struct {
 	// workers read from it (DOCKET_WEBHOOK_SECRET_FILE, as compose and the
 	// cluster do); hookSecret is its content, for the run's receiver.
 	hookSecretFile, hookSecret string
+	// tools holds the tesseract wrapper put first on the workers' PATH;
+	// runs is where it keeps each recognition (see tesseractWrapper).
+	tools, runs string
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -96,8 +99,87 @@ func newDevTopology(t *testing.T, cli string) *devTopology {
 		t.Fatal(err)
 	}
 	d.hookSecret = strings.TrimSpace(string(b))
+	d.installTesseractWrapper(t)
 	t.Cleanup(d.killAll)
 	return d
+}
+
+// tesseractWrapper runs the real tesseract (%[1]q) and, for a recognition
+// (output to stdout) that succeeds, keeps what it printed in
+// $CHAOS_TESSERACT_RUNS, in a file named by the worker that ran it and the
+// time it ended: the document case counts each page's recognitions from
+// them. Other runs (--version, --list-langs) are the real tool's.
+const tesseractWrapper = `#!/bin/sh
+case " $* " in
+*" stdout "*) ;;
+*) exec %[1]q "$@" ;;
+esac
+out=$(mktemp "$CHAOS_TESSERACT_RUNS/.run-XXXXXX") || exit 1
+%[1]q "$@" >"$out"
+rc=$?
+cat "$out"
+if [ "$rc" -eq 0 ]; then
+  mv "$out" "$CHAOS_TESSERACT_RUNS/$CHAOS_WORKER.$(date +%%s%%N).$$.txt"
+else
+  rm -f "$out"
+fi
+exit "$rc"
+`
+
+// installTesseractWrapper writes the tesseract wrapper the workers run
+// (none without a tesseract on PATH: the document case then fails on its
+// own).
+func (d *devTopology) installTesseractWrapper(t *testing.T) {
+	real, err := exec.LookPath("tesseract")
+	if err != nil {
+		return
+	}
+	if real, err = filepath.Abs(real); err != nil {
+		t.Fatal(err)
+	}
+	d.tools, d.runs = filepath.Join(d.dir, "tools"), filepath.Join(d.dir, "tesseract-runs")
+	for _, dir := range []string{d.tools, d.runs} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(d.tools, "tesseract"), fmt.Appendf(nil, tesseractWrapper, real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// EncryptionKeysFile is the key ring of every process, with which the
+// document case reads the OCR activities' heartbeats.
+func (d *devTopology) EncryptionKeysFile() string { return d.ring }
+
+// TesseractRuns lists the recognitions the workers' tesseract made.
+func (d *devTopology) TesseractRuns() ([]TesseractRun, error) {
+	if d.runs == "" {
+		return nil, errors.New("no tesseract on PATH to wrap")
+	}
+	entries, err := os.ReadDir(d.runs)
+	if err != nil {
+		return nil, err
+	}
+	var runs []TesseractRun
+	for _, e := range entries {
+		// WORKER.UNIXNANO.PID.txt; the wrapper's temporary files start
+		// with a dot.
+		parts := strings.Split(e.Name(), ".")
+		if len(parts) != 4 || parts[3] != "txt" {
+			continue
+		}
+		var ns int64
+		if _, err := fmt.Sscan(parts[1], &ns); err != nil {
+			continue
+		}
+		text, err := os.ReadFile(filepath.Join(d.runs, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, TesseractRun{Worker: parts[0], Ended: time.Unix(0, ns), Text: string(text)})
+	}
+	return runs, nil
 }
 
 func (d *devTopology) APIKey() string { return d.key }
@@ -177,7 +259,16 @@ func (d *devTopology) Start(ctx context.Context, name string) error {
 		cmd.Env = d.env()
 	case strings.HasPrefix(name, "worker-"):
 		cmd = exec.Command(d.worker)
-		cmd.Env = d.env("DOCKET_WEBHOOK_SECRET_FILE=" + d.hookSecretFile)
+		// One page at a time, three to a batch: the document case's
+		// scanned PDF is shared out in batches on both workers whatever
+		// the machine's cores, and a batch is caught with some of its
+		// pages stored and others left.
+		cmd.Env = d.env("DOCKET_OCR_PARALLELISM=1", "DOCKET_OCR_BATCH_PAGES=3",
+			"DOCKET_WEBHOOK_SECRET_FILE="+d.hookSecretFile)
+		if d.tools != "" {
+			cmd.Env = append(cmd.Env, "PATH="+d.tools+string(os.PathListSeparator)+os.Getenv("PATH"),
+				"CHAOS_WORKER="+name, "CHAOS_TESSERACT_RUNS="+d.runs)
+		}
 	case name == "api-1" || name == "api-2":
 		port := d.apiPorts[0]
 		if name == "api-2" {

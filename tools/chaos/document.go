@@ -8,10 +8,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/docket-dev/docket/activities"
+	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/steps"
 	"github.com/docket-dev/docket/tools/testdocs"
@@ -45,30 +51,107 @@ func chaosDocument(runID string, n int, px float64) ([]byte, []string, error) {
 	return testdocs.PDF(pages), markers, nil
 }
 
+// TesseractRun is one recognition a worker's tesseract made.
+type TesseractRun struct {
+	Worker string // the component that ran it (worker-1)
+	Ended  time.Time
+	Text   string // what it printed
+}
+
+// tesseractCounter is a topology that can tell each tesseract run of its
+// workers (the short run's wraps tesseract on their PATH).
+type tesseractCounter interface {
+	TesseractRuns() ([]TesseractRun, error)
+}
+
+// keyRinged is a topology whose processes encrypt payloads with a key ring:
+// the document case needs it to read the OCR activities' heartbeats.
+type keyRinged interface {
+	EncryptionKeysFile() string
+}
+
+// payloads is the data converter the topology's workers write heartbeats
+// with: its key ring's, or Temporal's default without one.
+func (r *runner) payloads(ctx context.Context) (converter.DataConverter, error) {
+	kr, ok := r.cfg.Topology.(keyRinged)
+	if !ok || kr.EncryptionKeysFile() == "" {
+		return converter.GetDefaultDataConverter(), nil
+	}
+	ring, err := crypt.LoadRing(ctx, kr.EncryptionKeysFile(), "")
+	if err != nil {
+		return nil, fmt.Errorf("load the key ring: %w", err)
+	}
+	return crypt.DataConverter(ring), nil
+}
+
+// ocrActivity is a pending OCR activity of the document job as Temporal
+// describes it, with its last heartbeat decoded.
+type ocrActivity struct {
+	id, kind, identity string
+	attempt            int32
+	started            bool
+	beat               activities.OCRProgress
+	hasBeat            bool
+}
+
+// pendingOCR lists the document job's pending ocr and ocr_pages activities.
+func (r *runner) pendingOCR(ctx context.Context, dc converter.DataConverter, id string) ([]ocrActivity, error) {
+	desc, err := r.cfg.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []ocrActivity
+	for _, pa := range desc.GetPendingActivities() {
+		kind := pa.GetActivityType().GetName()
+		if kind != steps.OCR.Name && kind != job.StepOCRPages {
+			continue
+		}
+		a := ocrActivity{id: pa.GetActivityId(), kind: kind, identity: pa.GetLastWorkerIdentity(), attempt: pa.GetAttempt(),
+			started: pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED}
+		if d := pa.GetHeartbeatDetails(); d != nil && len(d.GetPayloads()) > 0 {
+			if err := dc.FromPayloads(d, &a.beat); err != nil {
+				return nil, fmt.Errorf("decode the heartbeat of %s: %w", a.id, err)
+			}
+			a.hasBeat = true
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // documentResumed is scenario 1's document case: a multi-page scanned PDF
-// is uploaded, a document job with the ocr step starts, and once the OCR
-// activity has recorded some pages (but not all) the worker running it is
-// killed with SIGKILL. The job must complete on the other worker, every
-// page's text must be right, and the retried attempt must be handed the
-// progress recorded before the kill (the pages it lists are not read
-// again) and never show less.
+// is uploaded and a document job with the ocr step starts; its pages are
+// shared out in batches (ocr_pages activities) to both workers. Once a
+// batch has recorded some of its pages in its heartbeat (but not all), the
+// worker running it is killed with SIGKILL and stays down. The job must
+// complete on the other worker, with every page's text right; the retried
+// batch must be handed the pages recorded before the kill, and (where the
+// topology counts tesseract's runs) none of them may be read again; the
+// job's view must name both workers in the ocr step's workers.
 func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 	s := r.cfg.Scale
 	topo := r.cfg.Topology
+	problem := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
+	problemsBefore := len(res.Problems)
 	// The sum case's victim is still down: both workers must run.
 	if err := r.ensureAllUp(ctx); err != nil {
-		res.Problems = append(res.Problems, "document case: restart the topology: "+err.Error())
+		problem("document case: restart the topology: %v", err)
+		return res
+	}
+	dc, err := r.payloads(ctx)
+	if err != nil {
+		problem("document case: %v", err)
 		return res
 	}
 	since := time.Now()
 	pdf, markers, err := chaosDocument(r.cfg.RunID, s.DocPages, s.DocPx)
 	if err != nil {
-		res.Problems = append(res.Problems, "document case: render the document: "+err.Error())
+		problem("document case: render the document: %v", err)
 		return res
 	}
 	docID, err := r.api.upload(ctx, pdf, "chaos-"+r.cfg.RunID+".pdf")
 	if err != nil {
-		res.Problems = append(res.Problems, "document case: upload: "+err.Error())
+		problem("document case: upload: %v", err)
 		return res
 	}
 	body := fmt.Appendf(nil, `{"type":"document","input":{"document_id":%q,"steps":[%q]}}`, docID, steps.OCR.Name)
@@ -84,7 +167,7 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 	for _, w := range topo.Workers() {
 		pid, err := topo.Pid(ctx, w)
 		if err != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("pid of %s: %v", w, err))
+			problem("pid of %s: %v", w, err)
 			return res.add(r.finish(ctx, Result{}, subs, since))
 		}
 		prefixes[fmt.Sprintf("worker-%d@", pid)] = w
@@ -98,31 +181,33 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 		return ""
 	}
 
-	// Wait until the OCR step runs with some pages recorded and some left.
-	// done >= 2: the activity's first heartbeat, which only announces the
-	// total, already counts 1 (a placeholder entry, no page); from 2 on at
-	// least one page's text is stored and listed in the heartbeat.
-	var before job.Progress
+	// Wait until an OCR activity runs with some pages recorded in its
+	// heartbeat and some left. A long document's is a batch (ocr_pages);
+	// the first ocr activity, which inspects the document, records no
+	// page of a scanned one.
+	var target ocrActivity
 	victim := ""
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for victim == "" {
-		v, _, err := r.api.get(ctx, id, 0)
-		if err == nil {
-			if v.Status.Terminal() {
-				res.Problems = append(res.Problems, fmt.Sprintf("document job %s ended %s before it could be caught mid-OCR", shortID(id), v.Status))
-				return res.add(r.finish(ctx, Result{}, subs, since))
-			}
-			st := stepNamed(v, steps.OCR.Name)
-			if st != nil && st.Status == job.StatusRunning && st.Attempt == 1 && st.Progress != nil &&
-				st.Progress.Done >= 2 && st.Progress.Done < st.Progress.Total {
-				if w := workerOf(st.Worker); w != "" {
-					victim, before = w, *st.Progress
-					break
-				}
+		if v, _, err := r.api.get(ctx, id, 0); err == nil && v.Status.Terminal() {
+			problem("document job %s ended %s before it could be caught mid-OCR", shortID(id), v.Status)
+			return res.add(r.finish(ctx, Result{}, subs, since))
+		}
+		acts, err := r.pendingOCR(ctx, dc, id)
+		if err != nil {
+			r.logf("document job %s: describe: %v", shortID(id), err)
+		}
+		for _, a := range acts {
+			if w := workerOf(a.identity); w != "" && a.started && a.attempt == 1 && len(a.beat.Pages) > 0 && a.beat.Done < a.beat.Total {
+				target, victim = a, w
+				break
 			}
 		}
+		if victim != "" {
+			break
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			res.Problems = append(res.Problems, fmt.Sprintf("document job %s: the OCR step was never seen running with pages left", shortID(id)))
+			problem("document job %s: no OCR activity was seen running with pages recorded and pages left", shortID(id))
 			return res.add(r.finish(ctx, Result{}, subs, since))
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -134,39 +219,44 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 			break
 		}
 	}
-	r.logf("document job %s: ocr %d/%d pages on %s; killing it with SIGKILL", shortID(id), before.Done, before.Total, victim)
+	r.logf("document job %s: %s (%s) has %d of its %d pages recorded on %s; killing it with SIGKILL",
+		shortID(id), target.id, target.kind, len(target.beat.Pages), target.beat.Total, victim)
 	killedAt := time.Now()
 	if err := topo.Kill(ctx, victim); err != nil {
-		res.Problems = append(res.Problems, fmt.Sprintf("kill %s: %v", victim, err))
+		problem("kill %s: %v", victim, err)
 		return res.add(r.finish(ctx, Result{}, subs, since))
 	}
 
-	// Watch the retry as the sum case does: the first view of attempt >= 2
-	// shows the progress Temporal hands it (attempt 1's last heartbeat).
+	// Watch the batch's retry: the heartbeat Temporal keeps for it once
+	// the retry has started on the survivor is what it was handed (the
+	// dead attempt's last one, then the retry's own, which begins with
+	// the pages it resumed). The pages recorded before the kill are those
+	// of the last heartbeat the dead attempt got through, read once the
+	// kill is done (one in flight at the kill may still have landed).
 	var (
-		mu                     sync.Mutex
-		seen                   bool
-		handover, least        int64
-		handoverAt             time.Time
-		retryWorker            string
-		retryStarted, retryEnd *time.Time
+		mu       sync.Mutex
+		recorded []int // pages of the dead attempt's last heartbeat
+		handed   []int // pages of the retry's first heartbeat seen
+		seen     bool
+		retryBy  string
 	)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
 		for watchCtx.Err() == nil {
-			v, _, err := r.api.get(watchCtx, id, 1)
-			if err == nil {
-				if v.Status.Terminal() {
-					return
-				}
-				if st := stepNamed(v, steps.OCR.Name); st != nil && st.Attempt >= 2 && st.Progress != nil {
-					mu.Lock()
-					if !seen {
-						seen, handover, least, handoverAt = true, st.Progress.Done, st.Progress.Done, time.Now()
+			if acts, err := r.pendingOCR(watchCtx, dc, id); err == nil {
+				for _, a := range acts {
+					if a.id != target.id {
+						continue
 					}
-					least = min(least, st.Progress.Done)
+					mu.Lock()
+					if a.attempt == 1 && a.hasBeat {
+						recorded = pagesOf(a.beat)
+					}
+					if !seen && a.attempt >= 2 && a.started && a.hasBeat {
+						seen, handed, retryBy = true, pagesOf(a.beat), workerOf(a.identity)
+					}
 					mu.Unlock()
 				}
 			}
@@ -181,50 +271,151 @@ func (r *runner) documentResumed(ctx context.Context, res Result) Result {
 	res = res.add(r.finish(ctx, Result{}, subs, since))
 	stopWatch()
 	<-watchDone
+	if recorded == nil {
+		recorded = pagesOf(target.beat)
+	}
 
 	v, _, err := r.api.get(ctx, id, 0)
 	st := stepNamed(v, steps.OCR.Name)
 	if err != nil || v.Status != job.StatusSucceeded || st == nil {
-		res.Problems = append(res.Problems, fmt.Sprintf("document job %s ended %s (%v)", shortID(id), v.Status, err))
+		problem("document job %s ended %s (%v)", shortID(id), v.Status, err)
 		return res
 	}
-	retryWorker = workerOf(st.Worker)
-	retryStarted, retryEnd = st.StartedAt, st.FinishedAt
-	ok := true
-	if retryWorker != survivor {
-		res.Problems = append(res.Problems, fmt.Sprintf("document job %s completed on %q, not on %s", shortID(id), st.Worker, survivor))
+	// The step's workers: both took part.
+	var took []string
+	for _, w := range st.Workers {
+		took = append(took, workerOf(w))
 	}
-	if st.Attempt < 2 {
-		ok = false
-		res.Problems = append(res.Problems, fmt.Sprintf("document job %s completed in attempt %d: the killed attempt was not retried", shortID(id), st.Attempt))
+	if target.kind == job.StepOCRPages && (!slices.Contains(took, victim) || !slices.Contains(took, survivor)) {
+		problem("document job %s: the ocr step's workers are %q, not both %s and %s", shortID(id), st.Workers, victim, survivor)
 	}
-	handed := "the retry was not seen while pending"
-	if !seen {
-		ok = false
-	} else {
-		handed = fmt.Sprintf("the retry was first shown done=%d/%d %s after the kill and never less (least %d)",
-			handover, before.Total, handoverAt.Sub(killedAt).Round(100*time.Millisecond), least)
-		if handover < before.Done || least < handover {
-			ok = false
-			handed = fmt.Sprintf("the retry showed done=%d, then least %d: below the %d done before the kill", handover, least, before.Done)
+	if target.kind != job.StepOCRPages {
+		problem("document job %s: the document was read by one ocr activity, not shared out in batches (DOCKET_OCR_BATCH_PAGES)", shortID(id))
+	}
+	// The retried activity's last attempt, from the history.
+	attempt, by, cause := r.activityStarted(ctx, id, target.id)
+	if workerOf(by) != survivor || attempt < 2 {
+		problem("document job %s: %s completed in attempt %d on %q, not in a retry on %s", shortID(id), target.id, attempt, by, survivor)
+	}
+	handover := "the retry's heartbeat was not seen while it ran"
+	if seen {
+		handover = fmt.Sprintf("the retry on %s was handed pages %v", retryBy, handed)
+		if missing := without(recorded, handed); len(missing) > 0 {
+			problem("document job %s: the retry of %s was not handed pages %v recorded before the kill", shortID(id), target.id, missing)
 		}
 	}
-	took := "unknown"
-	if retryStarted != nil && retryEnd != nil {
-		took = retryEnd.Sub(*retryStarted).Round(10 * time.Millisecond).String()
-	}
+	reads := r.countReads(since, markers, recorded, victim, &res)
 	pagesOK := r.checkPages(ctx, id, markers)
-	res.Notes = append(res.Notes, fmt.Sprintf("document job %s: %d-page scanned PDF, ocr %d/%d pages done when %s was killed %s after the start; %s; attempt %d on %s took %s; %s; pages %s",
-		shortID(id), s.DocPages, before.Done, before.Total, victim, killedAt.Sub(since).Round(100*time.Millisecond), handed, st.Attempt, survivor, took, r.retryCause(ctx, id), pagesOK))
+	res.Notes = append(res.Notes, fmt.Sprintf("document job %s: %d-page scanned PDF; %s was killed %s after the start while %s had recorded pages %v of its %d; %s; %s on %s, %s; workers of the ocr step: %s; %s; pages %s",
+		shortID(id), s.DocPages, victim, killedAt.Sub(since).Round(100*time.Millisecond), target.id, recorded, target.beat.Total,
+		handover, target.id, survivor, cause, strings.Join(took, ", "), reads, pagesOK))
 	if pagesOK != "correct" {
-		res.Problems = append(res.Problems, fmt.Sprintf("document job %s: pages %s", shortID(id), pagesOK))
+		problem("document job %s: pages %s", shortID(id), pagesOK)
 	}
-	if ok {
-		res.Notes = append(res.Notes, fmt.Sprintf("the document job's OCR resumed on %s from its last recorded progress (%d of %d pages)", survivor, handover, before.Total))
-	} else {
-		res.Problems = append(res.Problems, fmt.Sprintf("document job %s: the OCR did not resume from its last recorded progress", shortID(id)))
+	if len(res.Problems) == problemsBefore {
+		res.Notes = append(res.Notes, fmt.Sprintf("the document job's OCR resumed on %s from the pages its batch recorded before the kill (%d of %d)",
+			survivor, len(recorded), target.beat.Total))
 	}
 	return res
+}
+
+// countReads counts, from the topology's tesseract runs since the job's
+// start, each page's recognitions (a run's page is the marker it read) and
+// checks that every page recorded before the kill was read exactly once,
+// by the victim. It says what it found, or why it could not count.
+func (r *runner) countReads(since time.Time, markers []string, recorded []int, victim string, res *Result) string {
+	tc, ok := r.cfg.Topology.(tesseractCounter)
+	if !ok {
+		return "tesseract runs not counted (the topology cannot)"
+	}
+	runs, err := tc.TesseractRuns()
+	if err != nil {
+		res.Problems = append(res.Problems, "count tesseract runs: "+err.Error())
+		return "tesseract runs not counted"
+	}
+	by := make([][]string, len(markers)) // workers that read each page
+	unknown := 0
+	for _, run := range runs {
+		if run.Ended.Before(since) {
+			continue
+		}
+		text := strings.ToLower(run.Text)
+		page := slices.IndexFunc(markers, func(m string) bool { return strings.Contains(text, m) })
+		if page < 0 {
+			unknown++
+			continue
+		}
+		by[page] = append(by[page], run.Worker)
+	}
+	total, twice := 0, []string(nil)
+	for i, ws := range by {
+		total += len(ws)
+		if len(ws) > 1 {
+			twice = append(twice, fmt.Sprintf("%d (%s)", i+1, strings.Join(ws, ", ")))
+		}
+		if len(ws) == 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("tesseract never read page %d (or misread its marker)", i+1))
+		}
+	}
+	for _, p := range recorded {
+		if p < 1 || p > len(by) {
+			continue
+		}
+		if ws := by[p-1]; len(ws) != 1 || ws[0] != victim {
+			res.Problems = append(res.Problems, fmt.Sprintf("page %d was recorded before the kill yet read by tesseract on %v", p, ws))
+		}
+	}
+	again := "none"
+	if len(twice) > 0 {
+		again = joinLimited(twice, 4)
+	}
+	return fmt.Sprintf("tesseract read %d pages in %d runs (%d runs without a marker); pages read more than once (in flight at the kill): %s",
+		len(markers), total, unknown, again)
+}
+
+// activityStarted reads from the job's history the last attempt of the
+// activity with id activityID (Temporal keeps only the last attempt's
+// start): its number, the worker that ran it and why the one before ended.
+func (r *runner) activityStarted(ctx context.Context, id, activityID string) (attempt int32, identity, cause string) {
+	iter := r.cfg.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var scheduled int64 = -1
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return 0, "", "history unreadable: " + err.Error()
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityId() == activityID {
+			scheduled = ev.GetEventId()
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetScheduledEventId() == scheduled {
+			f := a.GetLastFailure()
+			cause = fmt.Sprintf("attempt %d after %q", a.GetAttempt(), f.GetMessage())
+			if t := f.GetTimeoutFailureInfo(); t != nil {
+				cause = fmt.Sprintf("attempt %d after a %s timeout", a.GetAttempt(), strings.ToLower(t.GetTimeoutType().String()))
+			}
+			return a.GetAttempt(), a.GetIdentity(), cause
+		}
+	}
+	return 0, "", "no ActivityTaskStarted for " + activityID
+}
+
+func pagesOf(p activities.OCRProgress) []int {
+	pages := []int{}
+	for _, ref := range p.Pages {
+		pages = append(pages, ref.Page)
+	}
+	return pages
+}
+
+// without returns the elements of xs not in ys.
+func without(xs, ys []int) []int {
+	var out []int
+	for _, x := range xs {
+		if !slices.Contains(ys, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func stepNamed(v job.View, name string) *job.Step {

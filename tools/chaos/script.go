@@ -64,6 +64,12 @@ func (t *ScriptTopology) WebhookSecretFile() string {
 	return t.env["DOCKET_CLUSTER_WEBHOOK_SECRET_FILE"]
 }
 
+// EncryptionKeysFile is the cluster's key ring
+// (DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE of the script's env).
+func (t *ScriptTopology) EncryptionKeysFile() string {
+	return t.env["DOCKET_CLUSTER_ENCRYPTION_KEYS_FILE"]
+}
+
 func (t *ScriptTopology) APIs() []string          { return strings.Fields(t.env["DOCKET_CLUSTER_APIS"]) }
 func (t *ScriptTopology) Workers() []string       { return strings.Fields(t.env["DOCKET_CLUSTER_WORKERS"]) }
 func (t *ScriptTopology) TemporalAddress() string { return t.env["TEMPORAL_ADDRESS"] }

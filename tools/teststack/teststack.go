@@ -30,6 +30,7 @@ import (
 	"github.com/docket-dev/docket/entities"
 	"github.com/docket-dev/docket/internal/crypt"
 	"github.com/docket-dev/docket/internal/webhook"
+	"github.com/docket-dev/docket/internal/webhook/endpoints"
 	"github.com/docket-dev/docket/internal/workers"
 	"github.com/docket-dev/docket/job"
 	"github.com/docket-dev/docket/llm"
@@ -291,7 +292,7 @@ func StartWorker(c client.Client, o WorkerOptions) (*workers.Set, error) {
 	}
 	opts := workers.Configure(cfg, o.Identity)
 	if o.Docs != nil {
-		opts.Notify.Endpoints = webhook.NewStore(o.Docs.Bucket, o.Docs.Ring)
+		opts.Notify.Endpoints = endpoints.NewStore(o.Docs.Bucket, o.Docs.Ring)
 		ner, err := sharedExtractor()
 		if err != nil {
 			return nil, fmt.Errorf("load entity model: %w", err)

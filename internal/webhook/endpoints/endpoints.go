@@ -1,4 +1,8 @@
-package webhook
+// Package endpoints keeps the webhook endpoints tenants register, sealed
+// in the blob store. It is apart from package webhook (secrets and
+// signing) so that what reads only a secret, the configuration and the
+// starter among them, links no blob store.
+package endpoints
 
 import (
 	"context"
@@ -15,6 +19,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/docket-dev/docket/internal/crypt"
+	"github.com/docket-dev/docket/internal/webhook"
 )
 
 // Errors of the Store, wrapped with details.
@@ -52,15 +57,15 @@ type Endpoint struct {
 
 // KeyedSecret is one of an endpoint's secrets.
 type KeyedSecret struct {
-	Secret Secret `json:"secret"`
+	Secret webhook.Secret `json:"secret"`
 	// ExpiresAt, for a rotated secret, is when it stops signing.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Signing returns the secrets that sign a delivery at now: the current one
 // and any rotated one still within its overlap.
-func (e Endpoint) Signing(now time.Time) []Secret {
-	var out []Secret
+func (e Endpoint) Signing(now time.Time) []webhook.Secret {
+	var out []webhook.Secret
 	for _, s := range e.Secrets {
 		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
 			out = append(out, s.Secret)
@@ -100,21 +105,21 @@ func ValidID(id string) bool {
 
 // Create registers an endpoint for tenant and returns it with its secret,
 // which is shown to the caller this once.
-func (s *Store) Create(ctx context.Context, tenant, url string, events []string, now time.Time) (Endpoint, Secret, error) {
+func (s *Store) Create(ctx context.Context, tenant, url string, events []string, now time.Time) (Endpoint, webhook.Secret, error) {
 	existing, err := s.List(ctx, tenant)
 	if err != nil {
-		return Endpoint{}, Secret{}, err
+		return Endpoint{}, webhook.Secret{}, err
 	}
 	if len(existing) >= MaxEndpoints {
-		return Endpoint{}, Secret{}, fmt.Errorf("%w: a tenant may register at most %d", ErrTooMany, MaxEndpoints)
+		return Endpoint{}, webhook.Secret{}, fmt.Errorf("%w: a tenant may register at most %d", ErrTooMany, MaxEndpoints)
 	}
-	secret, err := NewSecret()
+	secret, err := webhook.NewSecret()
 	if err != nil {
-		return Endpoint{}, Secret{}, err
+		return Endpoint{}, webhook.Secret{}, err
 	}
 	e := Endpoint{ID: uuid.NewString(), URL: url, Events: events, CreatedAt: now.UTC(), Secrets: []KeyedSecret{{Secret: secret}}}
 	if err := s.put(ctx, tenant, e); err != nil {
-		return Endpoint{}, Secret{}, err
+		return Endpoint{}, webhook.Secret{}, err
 	}
 	return e, secret, nil
 }
@@ -194,14 +199,14 @@ func (s *Store) Delete(ctx context.Context, tenant, id string) error {
 // Rotate gives an endpoint a new secret, returned this once; the previous
 // one keeps signing for RotationOverlap, any older one stops. Two rotations
 // at once are last-writer-wins: one of the two new secrets is kept.
-func (s *Store) Rotate(ctx context.Context, tenant, id string, now time.Time) (Endpoint, Secret, error) {
+func (s *Store) Rotate(ctx context.Context, tenant, id string, now time.Time) (Endpoint, webhook.Secret, error) {
 	e, err := s.Get(ctx, tenant, id)
 	if err != nil {
-		return Endpoint{}, Secret{}, err
+		return Endpoint{}, webhook.Secret{}, err
 	}
-	secret, err := NewSecret()
+	secret, err := webhook.NewSecret()
 	if err != nil {
-		return Endpoint{}, Secret{}, err
+		return Endpoint{}, webhook.Secret{}, err
 	}
 	until := now.UTC().Add(RotationOverlap)
 	keep := []KeyedSecret{{Secret: secret}}
@@ -210,7 +215,7 @@ func (s *Store) Rotate(ctx context.Context, tenant, id string, now time.Time) (E
 	}
 	e.Secrets = keep
 	if err := s.put(ctx, tenant, e); err != nil {
-		return Endpoint{}, Secret{}, err
+		return Endpoint{}, webhook.Secret{}, err
 	}
 	return e, secret, nil
 }
