@@ -183,7 +183,9 @@ func scaleScenario(ctx context.Context, b *Bench, sec *Section) error {
 		"DOCKET_OCR_CONCURRENCY=1",
 		fmt.Sprintf("DOCKET_MAX_PAGES=%d", sz.textPages),
 	}
-	if s.st, err = b.Env.StartStackWith(ctx, srv, "docket", true, nil, s.env); err != nil {
+	// The API refuses a longer upload too (it counts pages): the same limit.
+	apiEnv := []string{fmt.Sprintf("DOCKET_MAX_PAGES=%d", sz.textPages)}
+	if s.st, err = b.Env.StartStackWith(ctx, srv, "docket", true, apiEnv, s.env); err != nil {
 		return err
 	}
 	defer func() { s.st.Stop(); s.stopExtra() }()
