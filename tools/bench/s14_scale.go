@@ -182,6 +182,9 @@ func scaleScenario(ctx context.Context, b *Bench, sec *Section) error {
 		"BENCH_TESSERACT_COUNT=" + s.count,
 		"DOCKET_OCR_CONCURRENCY=1",
 		fmt.Sprintf("DOCKET_MAX_PAGES=%d", sz.textPages),
+		// On, as by default (the bench's stacks turn it off): (c)
+		// measures it, and every other document is new to it.
+		"DOCKET_OCR_CACHE=true",
 	}
 	// The API refuses a longer upload too (it counts pages): the same limit.
 	apiEnv := []string{fmt.Sprintf("DOCKET_MAX_PAGES=%d", sz.textPages)}

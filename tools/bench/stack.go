@@ -227,6 +227,11 @@ func (e *Env) stackEnv(s *Server, taskQueue string) []string {
 		"DOCKET_LOG_LEVEL=warn",
 		"DOCKET_DATA_DIR=" + e.dataDir(s, taskQueue),
 		fmt.Sprintf("DOCKET_OCR_CONCURRENCY=%d", ocrConcurrency()),
+		// Blocks run the same documents again: without this the OCR cache
+		// would answer every block after the first, and scenario 5 would
+		// measure blob reads, not OCR. Scenario 14 turns it back on to
+		// measure the cache itself.
+		"DOCKET_OCR_CACHE=false",
 	}
 }
 
