@@ -431,9 +431,14 @@ ensure_key() {
       "$(printf '%s' "$secret" | sha256sum | cut -d' ' -f1)" >"$KEYS_FILE")
   else
     rm -f "$KEYS_FILE"
-    secret=$("$BIN/docket-api" keys new --id cluster --tenant default \
-      --scopes jobs:read,jobs:write,documents:read,documents:write --file "$KEYS_FILE" 2>/dev/null | head -n1) ||
+    # The whole output, then its first line (the secret): `| head -n1`
+    # under pipefail fails whenever head exits before docket-api has
+    # written the rest (SIGPIPE), which a loaded machine makes likely.
+    local out
+    out=$("$BIN/docket-api" keys new --id cluster --tenant default \
+      --scopes jobs:read,jobs:write,documents:read,documents:write --file "$KEYS_FILE" 2>/dev/null) ||
       die "docket-api keys new failed"
+    secret=${out%%$'\n'*}
     log "made the cluster's API key (shown once here; kept in ${KEY_FILE#"$ROOT"/}): $secret"
   fi
   (umask 077 && printf '%s\n' "$secret" >"$KEY_FILE")
