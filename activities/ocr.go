@@ -295,7 +295,17 @@ type pageProgress struct {
 	mu   sync.Mutex
 	done map[int]PageRef
 	beat OCRProgress // the heartbeat: done, as sorted refs, and the total
+	// stale: beat.Pages lags done; sorted again only for a heartbeat,
+	// since sorting every page's list on every page is quadratic (a
+	// 5,000-page text layer spent seconds in it).
+	stale    bool
+	lastBeat time.Time
 }
+
+// recordBeatEvery is how often recording pages heartbeats at most: the
+// SDK sends one heartbeat per DOCKET_HEARTBEAT_INTERVAL anyway, and
+// encoding every page's list for each page recorded is quadratic too.
+const recordBeatEvery = 200 * time.Millisecond
 
 func newPageProgress(total int, resumed map[int]PageRef) *pageProgress {
 	return &pageProgress{done: resumed, beat: OCRProgress{
@@ -313,21 +323,22 @@ func (p *pageProgress) keepResumed(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.done) > 0 {
-		activity.RecordHeartbeat(ctx, p.beat)
+		p.beatLocked(ctx)
 	}
 }
 
-// record notes a stored page and heartbeats the progress.
+// record notes a stored page and heartbeats the progress, at most every
+// recordBeatEvery (the ticker sends the rest).
 func (p *pageProgress) record(ctx context.Context, ref PageRef) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done[ref.Page] = ref
 	p.beat.Done = int64(len(p.done))
-	p.beat.Pages = sortedRefs(p.done)
+	p.stale = true
 	// After the last page the completion follows at once and carries
 	// every page: a heartbeat would only cost the server a write.
-	if p.beat.Done < p.beat.Total {
-		activity.RecordHeartbeat(ctx, p.beat)
+	if p.beat.Done < p.beat.Total && time.Since(p.lastBeat) >= recordBeatEvery {
+		p.beatLocked(ctx)
 	}
 }
 
@@ -337,8 +348,18 @@ func (p *pageProgress) beatUnfinished(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.beat.Done < p.beat.Total {
-		activity.RecordHeartbeat(ctx, p.beat)
+		p.beatLocked(ctx)
 	}
+}
+
+// beatLocked heartbeats every page done so far; p.mu is held.
+func (p *pageProgress) beatLocked(ctx context.Context) {
+	if p.stale {
+		p.beat.Pages = sortedRefs(p.done)
+		p.stale = false
+	}
+	activity.RecordHeartbeat(ctx, p.beat)
+	p.lastBeat = time.Now()
 }
 
 // has reports whether page n is stored already.
