@@ -81,6 +81,7 @@ func TestLongDocumentReadByEveryWorker(t *testing.T) {
 	runs := countTesseract(t)
 	api := pagesStack(t, []string{"pages-a", "pages-b"}, func(c *config.Config) {
 		c.OCRParallelism, c.OCRBatchPages, c.OCRConcurrency = 1, 2, 1
+		c.OCRCache = true
 	})
 	base := 10000 + int(uuid.New().ID()%80000)
 	d := uploadDoc(t, scannedPDF(t, 8, base))

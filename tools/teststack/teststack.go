@@ -229,6 +229,10 @@ func Config(taskQueue string) config.Config {
 	cfg.WorkerStopTimeout = 5 * time.Second
 	cfg.FetchTimeout = 10 * time.Second
 	cfg.OCRConcurrency = 2
+	// Tests read the same generated documents again and watch their OCR
+	// run: the OCR cache would answer a second job at once. The tests of
+	// the cache turn it on (WorkerOptions.Tune).
+	cfg.OCRCache = false
 	cfg.LLMRate = 100
 	// Encrypted, as make run runs: the committed test ring.
 	cfg.EncryptionKeysFile = RingFile()
