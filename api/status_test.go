@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -34,7 +35,13 @@ func TestStatusAgreesWhileTheOCRQueueWaits(t *testing.T) {
 	srv := teststack.StartAPI(c, queue, stack.docs)
 	defer srv.Close()
 
-	d := uploadDoc(t, pngDoc(t, []string{"Status check 77"}))
+	// A page long enough that its OCR outlasts the worker's 100 ms delay
+	// before it signals a step's start (a one-line page is read in less).
+	lines := []string{"Status check 77"}
+	for i := range 12 {
+		lines = append(lines, fmt.Sprintf("Line %d of a page that takes tesseract a while to read.", i+1))
+	}
+	d := uploadDoc(t, pngDoc(t, lines))
 	r := call(t, srv.URL, http.MethodPost, "/jobs", jsonBody(t, map[string]any{
 		"type": job.TypeDocument, "input": map[string]any{"document_id": d.ID, "steps": []string{"ocr"}},
 	}), nil)
