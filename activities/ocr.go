@@ -67,6 +67,10 @@ func refOf(p job.PageText) PageRef {
 type pageJob struct {
 	JobID, DocumentID, Language string
 	Strict                      bool
+	// cacheChecked: the pages left to read were looked up in the OCR
+	// cache already (by the ocr activity, just before), so readPage does
+	// not read the cache again for each.
+	cacheChecked bool
 }
 
 // OCR extracts each page's text (text layer, OCR cache or tesseract, see
@@ -136,6 +140,7 @@ func (a *DocumentActivities) OCR(ctx context.Context, in job.OCRInput) (job.Step
 		activity.GetLogger(ctx).Info("sharing the document's pages out", "pages", doc.pages, "ocr_pages", len(rest), "batches", len(out.Result.Plan.Batches))
 		return out, nil
 	}
+	pj.cacheChecked = true
 	if err := a.readPages(ctx, pj, doc, nil, rest, progress, a.parallelism()); err != nil {
 		return out, err
 	}
@@ -503,9 +508,11 @@ func (a *DocumentActivities) readPage(ctx context.Context, pj pageJob, doc ocrDo
 		metrics.OCRPage(p.Method, time.Since(start))
 		return a.storePage(ctx, pj, n, p, false)
 	}
-	if ref, ok := a.fromCache(ctx, pj, n); ok {
-		metrics.OCRPage(metrics.OCRMethodCached, time.Since(start))
-		return ref, nil
+	if !pj.cacheChecked {
+		if ref, ok := a.fromCache(ctx, pj, n); ok {
+			metrics.OCRPage(metrics.OCRMethodCached, time.Since(start))
+			return ref, nil
+		}
 	}
 	p, err := a.Engine.PageText(ctx, doc.path, doc.mediaType, n, pj.Language)
 	if err != nil {
